@@ -1,0 +1,1 @@
+"""Keeping the lake current: the live refresh loop and backfill planning."""

@@ -1,0 +1,1 @@
+"""A synthetic NEM written in AEMO's own file formats (offline demo and benchmark scale)."""

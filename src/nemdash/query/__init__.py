@@ -1,0 +1,1 @@
+"""DuckDB over the lake: connections, stable views and typed query functions."""

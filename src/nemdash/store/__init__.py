@@ -1,0 +1,1 @@
+"""The Parquet lake: upsert by primary key, atomic publish, compaction, the manifest, rollups."""
