@@ -14,14 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyarrow as pa
+
+from nemdash.nemtime import FIVE_MINUTE_SETTLEMENT_START as _FIVE_MS_AWARE
 
 TIMESTAMP = pa.timestamp("us")  # naive; the wall-clock value is NEM time (see nemtime.py)
 FLOAT = pa.float64()
 INT = pa.int64()
 TEXT = pa.string()
+
+#: End of the first 5-minute settled interval, as the naive NEM-time value the lake stores.
+FIVE_MINUTE_SETTLEMENT_START = _FIVE_MS_AWARE.replace(tzinfo=None)
 
 REGIONS: tuple[str, ...] = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
 #: Rooftop PV sub-regions: QLDC+QLDN+QLDS = QLD1 and TASN+TASS = TAS1. Never sum them with regions.
@@ -56,6 +61,14 @@ class TableSpec:
     mmsdm_tables: tuple[str, ...]
     """Table names in MMSDM monthly archive files (``PUBLIC_DVD_<T>_...``, ``#<T>#FILEnn#``)."""
     description: str = ""
+    legacy_interval: timedelta | None = None
+    """The interval before five-minute settlement (2021-10-01), where it differed."""
+
+    def interval_at(self, interval_end: datetime) -> timedelta:
+        """The table's interval length at a (naive NEM-time) interval end."""
+        if self.legacy_interval is not None and interval_end < FIVE_MINUTE_SETTLEMENT_START:
+            return self.legacy_interval
+        return self.interval
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -247,6 +260,7 @@ TRADING_PRICE = TableSpec(
     feeds=("TradingIS_Reports",),
     mmsdm_tables=("TRADINGPRICE",),
     description="Trading (settlement) prices; 30-minute before five-minute settlement",
+    legacy_interval=timedelta(minutes=30),
 )
 
 ROOFTOP_PV = TableSpec(

@@ -1,0 +1,385 @@
+"""The ``nemdash`` command: the only place that wires settings, logging and the parts together.
+
+Every command takes ``--data-dir`` (env ``NEMDASH_DATA_DIR``; default: the per-user data folder).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nemdash import nemtime
+from nemdash.config import Settings, get_settings
+from nemdash.errors import NemdashError
+
+app = typer.Typer(
+    help="Collect, store and query the public 5-minute data of Australia's NEM.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+registry_app = typer.Typer(help="The DUID registry: stations, fuels and capacities per unit.")
+app.add_typer(registry_app, name="registry")
+
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="NEMDASH_DATA_DIR",
+        help="Data directory (lake, manifest, raw files). Default: the per-user data folder.",
+        show_default=False,
+    ),
+]
+Verbose = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
+]
+
+
+def _settings(data_dir: Path | None, verbose: int = 0) -> Settings:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    base = get_settings()
+    if data_dir is not None:
+        base = base.model_copy(update={"data_dir": data_dir})
+    return base
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(code=1)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path], typer.Argument(help="AEMO files or folders: CSV, zip, zip of zips, MMSDM.")
+    ],
+    tables: Annotated[
+        list[str] | None,
+        typer.Option("--tables", "-t", help="Keep only these tables (repeat). Default: all."),
+    ] = None,
+    data_dir: DataDir = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Ingest local AEMO files into the store (files already ingested are skipped)."""
+    from rich.progress import Progress
+
+    from nemdash.store.ingest import find_sources, ingest_paths
+    from nemdash.store.lake import Lake
+    from nemdash.tables import resolve
+
+    settings = _settings(data_dir, verbose)
+    try:
+        keep = [t.name for t in resolve(tables)] if tables else None
+        files = find_sources(paths)
+        if not files:
+            raise typer.BadParameter("no .zip or .csv files found in the given paths")
+        lake = Lake(settings.paths)
+        with lake.writer() as writer, Progress(console=console, transient=True) as progress:
+            task = progress.add_task("ingesting", total=len(files))
+            report = ingest_paths(
+                writer,
+                files,
+                tables=keep,
+                on_batch=lambda _r, done: progress.update(task, completed=done),
+            )
+    except (NemdashError, KeyError, FileNotFoundError) as exc:
+        raise _fail(exc) from exc
+    for name, reason in report.quarantined:
+        console.print(f"[yellow]quarantined[/yellow] {name}: {reason}")
+    for detail in report.footer_mismatches:
+        console.print(f"[yellow]footer mismatch[/yellow] {detail}")
+    rows = ", ".join(f"{t} {n:,}" for t, n in sorted(report.rows.items())) or "no rows"
+    out.print(
+        f"{report.ingested} ingested, {report.skipped} already in the store, "
+        f"{len(report.quarantined)} quarantined; {rows}; store version {report.version or '-'}"
+    )
+    if report.quarantined:
+        raise typer.Exit(code=2)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One read-only SQL query (SELECT ...).")],
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.table,
+    max_rows: Annotated[
+        int | None, typer.Option("--max-rows", help="Row cap (default: query_row_cap setting).")
+    ] = None,
+    data_dir: DataDir = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Run a read-only SQL query over the views (dispatch_price, unit_scada, ...)."""
+    from nemdash.query.connection import Database
+
+    settings = _settings(data_dir, verbose)
+    try:
+        result = Database(settings).query_read_only(query, row_cap=max_rows)
+    except NemdashError as exc:
+        raise _fail(exc) from exc
+    table = result.table
+    if fmt is OutputFormat.csv:
+        import pyarrow.csv as pacsv
+
+        sink = sys.stdout.buffer
+        pacsv.write_csv(table, sink)
+    elif fmt is OutputFormat.json:
+        out.print_json(json.dumps(table.to_pylist(), default=_json_default), indent=None)
+    else:
+        grid = Table(show_lines=False)
+        for name in table.column_names:
+            grid.add_column(name)
+        for row in table.to_pylist():
+            grid.add_row(*("" if v is None else str(v) for v in row.values()))
+        out.print(grid)
+    if result.truncated:
+        console.print(f"[yellow]truncated[/yellow] to {table.num_rows:,} rows (--max-rows)")
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return nemtime.isoformat(value)
+    return str(value)
+
+
+@app.command("tables")
+def tables_cmd(
+    gaps: Annotated[int, typer.Option("--gaps", help="List up to this many gaps per table.")] = 3,
+    data_dir: DataDir = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Show each table's rows, first and last interval (NEM time), and gaps."""
+    from nemdash.query.connection import Database
+    from nemdash.query.coverage import coverage, describe_gap
+    from nemdash.tables import TABLES
+
+    settings = _settings(data_dir, verbose)
+    db = Database(settings)
+    try:
+        version = db.refresh()
+        found = coverage(db, max_gaps=gaps)
+    except NemdashError as exc:
+        raise _fail(exc) from exc
+    grid = Table(title=f"store version {version} at {settings.data_dir}")
+    for name in ("table", "rows", "first", "last", "intervals", "missing", "gaps"):
+        grid.add_column(
+            name, justify="right" if name in ("rows", "intervals", "missing") else "left"
+        )
+    for cov in found:
+        spec = TABLES[cov.table]
+        listed = "\n".join(describe_gap(g, spec.interval_at(g.before)) for g in cov.gaps)
+        if cov.gap_count > len(cov.gaps):
+            listed += f"\n... {cov.gap_count - len(cov.gaps)} more"
+        grid.add_row(
+            cov.table,
+            f"{cov.rows:,}",
+            f"{cov.first:%Y-%m-%d %H:%M}" if cov.first else "-",
+            f"{cov.last:%Y-%m-%d %H:%M}" if cov.last else "-",
+            f"{cov.intervals:,}",
+            f"{cov.missing:,}",
+            listed or "-",
+        )
+    out.print(grid)
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT/SIGTERM, so long commands finish their step and exit cleanly."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        console.print(f"[yellow]{signal.Signals(signum).name}[/yellow]: stopping after this step")
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+@app.command()
+def collect(
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle, then exit.")] = False,
+    data_dir: DataDir = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Poll NEMWEB's live feeds every 5 minutes and ingest what is new (Ctrl-C stops cleanly)."""
+    from nemdash.collector.loop import CycleReport
+    from nemdash.collector.loop import collect as run_collect
+
+    settings = _settings(data_dir, verbose)
+    stop = _stop_on_signals()
+
+    def show(report: CycleReport) -> None:
+        rows = ", ".join(f"{t} {n:,}" for t, n in sorted(report.rows.items())) or "nothing new"
+        down = " [red]NEMWEB unreachable[/red]" if report.nemweb_down else ""
+        console.print(
+            f"{report.started:%Y-%m-%d %H:%M:%S} cycle: {report.ingested} files; {rows}; "
+            f"version {report.version or '-'}{down}"
+        )
+        for name, reason in report.quarantined:
+            console.print(f"  [yellow]quarantined[/yellow] {name}: {reason}")
+
+    try:
+        run_collect(settings, once=once, stop=stop, on_cycle=show)
+    except NemdashError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command()
+def backfill(
+    start: Annotated[
+        str, typer.Option("--from", help="First day (YYYY-MM-DD, NEM time), inclusive.")
+    ],
+    end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD), inclusive.")],
+    tables: Annotated[
+        list[str] | None,
+        typer.Option("--tables", "-t", help="Only these tables (repeat). Default: all."),
+    ] = None,
+    data_dir: DataDir = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Fill past days from NEMWEB's daily and monthly archives (re-run to resume)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from nemdash.collector.backfill import BackfillProgress
+    from nemdash.collector.backfill import backfill as run_backfill
+    from nemdash.tables import resolve
+
+    settings = _settings(data_dir, verbose)
+    try:
+        first = date.fromisoformat(start)
+        last = date.fromisoformat(end)
+        keep = [t.name for t in resolve(tables)] if tables else None
+    except (ValueError, KeyError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if last < first:
+        raise typer.BadParameter(f"--to {last} is before --from {first}")
+    stop = _stop_on_signals()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("planning", total=None)
+
+        def show(p: BackfillProgress) -> None:
+            bar.update(
+                task,
+                total=p.total_bytes or None,
+                completed=p.bytes_done,
+                description=f"{p.done}/{p.total} files",
+            )
+            if p.error and p.item is not None:
+                console.print(f"[yellow]failed[/yellow] {p.item.name}: {p.error}")
+
+        try:
+            plan, report = run_backfill(settings, first, last, keep, show, stop=stop)
+        except NemdashError as exc:
+            raise _fail(exc) from exc
+    for missing in plan.missing:
+        console.print(f"[yellow]not on NEMWEB[/yellow] {missing}")
+    rows = ", ".join(f"{t} {n:,}" for t, n in sorted(report.ingest.rows.items())) or "no rows"
+    out.print(
+        f"{len(report.ingested)} files ingested, {len(plan.done)} already done, "
+        f"{len(report.failed)} failed; {rows}"
+    )
+    if stop.is_set():
+        console.print("interrupted: run the same command again to resume")
+        raise typer.Exit(code=130)
+    if report.failed:
+        raise typer.Exit(code=2)
+
+
+@registry_app.command("update")
+def registry_update(
+    xlsx: Annotated[
+        Path | None,
+        typer.Option("--xlsx", help="A local copy of AEMO's registration list (skip download)."),
+    ] = None,
+    stations_json: Annotated[
+        str | None,
+        typer.Option(
+            "--stations-json", help="Path or URL of Open Electricity's stations.json to merge."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Download (or read) AEMO's registration list and rebuild the DUID registry."""
+    from nemdash.query.connection import Database
+    from nemdash.store.lake import Lake
+    from nemdash.store.registry import update_registry
+
+    settings = _settings(data_dir, verbose)
+    lake = Lake(settings.paths)
+    try:
+        # Units seen in SCADA but in no source must still get a row (inferred from their names).
+        seen = Database(settings, lake).query("SELECT DISTINCT duid FROM unit_scada").table
+        extra = [str(d) for d in seen.column("duid").to_pylist() if d is not None]
+        with lake.writer() as writer:
+            summary = update_registry(
+                writer, settings, xlsx=xlsx, stations_json=stations_json, extra_duids=extra
+            )
+    except NemdashError as exc:
+        raise _fail(exc) from exc
+    by_source = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_source.items()))
+    out.print(
+        f"{summary.units} units ({by_source}); {summary.inferred} inferred from names, "
+        f"{summary.aggregates} AEMO aggregates; store version {summary.version}"
+    )
+
+
+@app.command()
+def compact(
+    data_dir: DataDir = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Merge the many small 5-minute files of each month into one, and delete stale files."""
+    from nemdash.store.lake import Lake
+
+    settings = _settings(data_dir, verbose)
+    lake = Lake(settings.paths)
+    try:
+        with lake.writer() as writer:
+            result = writer.compact()
+            removed = writer.vacuum()
+    except NemdashError as exc:
+        raise _fail(exc) from exc
+    if result is None:
+        out.print(f"nothing to compact; {removed} stale files deleted")
+    else:
+        out.print(
+            f"{result.files_removed} files merged into {result.files_added}; "
+            f"{removed} stale files deleted; store version {result.version}"
+        )
+
+
+def main() -> None:
+    """Entry point of the ``nemdash`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
