@@ -132,3 +132,28 @@ def test_unknown_table_is_a_clear_error(store: Path, nemweb_root: Path) -> None:
     result = nemdash(store, "ingest", str(nemweb_root / CURRENT), "--tables", "nope", check=False)
     assert result.returncode == 1
     assert "known tables" in result.stderr
+
+
+def test_ingest_brings_the_rollups_up_to_date(store: Path) -> None:
+    rows = sql_csv(
+        store,
+        "SELECT regionid, rrp_count, round(rrp_sum / rrp_count, 5) AS mean FROM price_day "
+        "WHERE day = DATE '2019-05-16' ORDER BY regionid",
+    )
+    assert [r["regionid"] for r in rows] == ["NSW1", "QLD1", "SA1", "TAS1", "VIC1"]
+    # The archive holds 00:00 .. 23:55: 287 of the day's 288 intervals (00:00 is the 15th's).
+    assert {int(r["rrp_count"]) for r in rows} == {287}
+    direct = sql_csv(
+        store,
+        "SELECT round(avg(rrp), 5) AS mean FROM dispatch_price WHERE regionid = 'NSW1' "
+        "AND intervention = 0 AND settlementdate > '2019-05-16' "
+        "AND settlementdate <= '2019-05-17'",
+    )
+    assert rows[0]["mean"] == direct[0]["mean"]
+
+
+def test_rollup_rebuild_gives_the_same_buckets(store: Path) -> None:
+    query = "SELECT count(*) AS n, sum(rrp_sum) AS s FROM price_30m"
+    before = sql_csv(store, query)
+    assert "rollup rows written" in nemdash(store, "rollup", "--rebuild").stdout
+    assert sql_csv(store, query) == before

@@ -86,6 +86,7 @@ def ingest(
 
     from nemdash.store.ingest import find_sources, ingest_paths
     from nemdash.store.lake import Lake
+    from nemdash.store.rollups import update_rollups
     from nemdash.tables import resolve
 
     settings = _settings(data_dir, verbose)
@@ -103,6 +104,10 @@ def ingest(
                 tables=keep,
                 on_batch=lambda _r, done: progress.update(task, completed=done),
             )
+            if report.version is not None:
+                progress.update(task, description="rollups")
+                rollups = update_rollups(writer, lake, report.changed)
+                report.version = max([report.version, *rollups.versions])
     except (NemdashError, KeyError, FileNotFoundError) as exc:
         raise _fail(exc) from exc
     for name, reason in report.quarantined:
@@ -296,6 +301,9 @@ def backfill(
 
         try:
             plan, report = run_backfill(settings, first, last, keep, show, stop=stop)
+            if report.ingested:
+                bar.update(task, description="rollups")
+                _update_rollups(settings)
         except NemdashError as exc:
             raise _fail(exc) from exc
     for missing in plan.missing:
@@ -331,6 +339,7 @@ def registry_update(
     from nemdash.query.connection import Database
     from nemdash.store.lake import Lake
     from nemdash.store.registry import update_registry
+    from nemdash.store.rollups import rebuild_registry_rollups
 
     settings = _settings(data_dir, verbose)
     lake = Lake(settings.paths)
@@ -342,12 +351,60 @@ def registry_update(
             summary = update_registry(
                 writer, settings, xlsx=xlsx, stations_json=stations_json, extra_duids=extra
             )
+            # Regions, fuels and capacities of past buckets follow the registry.
+            rebuild_registry_rollups(writer, lake)
     except NemdashError as exc:
         raise _fail(exc) from exc
     by_source = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_source.items()))
     out.print(
         f"{summary.units} units ({by_source}); {summary.inferred} inferred from names, "
         f"{summary.aggregates} AEMO aggregates; store version {summary.version}"
+    )
+
+
+def _update_rollups(settings: Settings) -> None:
+    """Bring the rollups up to date with everything published (catching up from their state)."""
+    from nemdash.store.lake import Lake
+    from nemdash.store.rollups import update_rollups
+
+    lake = Lake(settings.paths)
+    with lake.writer() as writer:
+        update_rollups(writer, lake, {})
+
+
+@app.command()
+def rollup(
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Recompute every rollup from the lake.")
+    ] = False,
+    data_dir: DataDir = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Bring the 30-minute and daily rollups up to date (or rebuild them) from the lake."""
+    from rich.progress import Progress
+
+    from nemdash.store.lake import Lake
+    from nemdash.store.rollups import rebuild_rollups, update_rollups
+
+    settings = _settings(data_dir, verbose)
+    lake = Lake(settings.paths)
+    try:
+        with lake.writer() as writer, Progress(console=console, transient=True) as bar:
+            task = bar.add_task("rollups", total=None)
+
+            def show(done: int, total: int, label: str) -> None:
+                bar.update(task, completed=done, total=total, description=label)
+
+            if rebuild:
+                report = rebuild_rollups(writer, lake, progress=show)
+            else:
+                report = update_rollups(writer, lake, {}, progress=show)
+    except NemdashError as exc:
+        raise _fail(exc) from exc
+    rows = sum(report.written.values())
+    out.print(
+        f"{report.partitions} month partitions, {rows:,} rollup rows written in "
+        f"{report.elapsed:.1f} s; store version {max(report.versions, default=lake.version())}"
     )
 
 

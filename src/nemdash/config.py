@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -81,6 +81,99 @@ class Settings(BaseSettings):
         default=1_000_000, ge=1, description="Most rows one query may return; more is truncated."
     )
 
+    # -- Query result cache (query/cache.py, docs/caching.md) --------------------------------------
+    cache_memory_bytes: int = Field(
+        default=128 * 2**20,
+        ge=0,
+        description="Bytes of query results each process keeps in memory (LRU); 0 turns the "
+        "memory cache off.",
+    )
+    cache_ttl: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds a result stays in the memory cache after it was computed or read "
+        "from disk.",
+    )
+    cache_disk_bytes: int = Field(
+        default=2**30,
+        ge=0,
+        description="Bytes of Arrow results kept under <data_dir>/cache/query, shared by every "
+        "process and evicted least recently used first; 0 turns the disk cache off.",
+    )
+    cache_version_poll: float = Field(
+        default=1.0,
+        ge=0,
+        description="Most seconds a process's cache goes without checking the store version, "
+        "i.e. how late another process's publish may be noticed; 0 checks on every call.",
+    )
+
+    # -- Server and REST API (server.py, refresh.py, api/, docs/operating.md) ----------------------
+    server_collect: bool = Field(
+        default=True,
+        description="Run the live collector inside `nemdash serve` (with several workers exactly "
+        "one collects, chosen by <data_dir>/collector.lock); false when a separate `nemdash "
+        "collect` process keeps the store up to date.",
+    )
+    api_tokens: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated bearer tokens; when set (or api_tokens_file is), every "
+        "/api/v1 route but /api/v1/status asks for `Authorization: Bearer <token>`.",
+    )
+    api_tokens_file: Path | None = Field(
+        default=None,
+        description="A file of bearer tokens, one per line (`#` starts a comment); re-read when "
+        "it changes, so tokens can be rotated without a restart.",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins allowed to call the API from a browser "
+        "(`*`: any); empty sends no CORS headers.",
+    )
+    api_cache_max_age: int = Field(
+        default=60,
+        ge=0,
+        description="Seconds clients and proxies may reuse an API response (Cache-Control "
+        "max-age); then they revalidate with its ETag and get a 304 if the store has not changed.",
+    )
+    api_response_cache_bytes: int = Field(
+        default=64 * 2**20,
+        ge=0,
+        description="Bytes of rendered API responses (JSON, CSV, Arrow; gzipped too) each "
+        "process keeps, keyed on the store version; 0 turns this cache off.",
+    )
+    stale_after: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds after a feed's newest file before /api/v1/status calls the data "
+        "stale (status degraded, data still served).",
+    )
+    shutdown_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds the server waits at SIGTERM/SIGINT for the background collector to "
+        "finish or abandon its write (the lake is crash-safe either way).",
+    )
+
+    # -- Synthetic demo store (demo/build.py, demo/live.py, docs/demo.md) ---------------------------
+    demo_data_dir: Path | None = Field(
+        default=None,
+        description="Where `nemdash demo` and the offline first run keep the synthetic demo store "
+        "(its own lake and the generated NEMWEB tree); never the real data_dir. Unset: a "
+        "`nemdash-demo` folder beside the per-user data folder.",
+    )
+    demo_seed: int = Field(
+        default=1,
+        ge=0,
+        description="Seed of the synthetic NEM: the same seed and size give the same stations, "
+        "weather and prices.",
+    )
+    demo_probe_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds the offline first run waits for a NEMWEB listing before it serves "
+        "the demo store instead.",
+    )
+
     @property
     def paths(self) -> DataPaths:
         return DataPaths(self.data_dir)
@@ -106,6 +199,11 @@ class DataPaths:
     def writer_lock(self) -> Path:
         """File lock held by the one process that writes (collects or ingests)."""
         return self.root / "writer.lock"
+
+    @property
+    def collector_lock(self) -> Path:
+        """File lock held for as long as a server process runs the live collector."""
+        return self.root / "collector.lock"
 
     @property
     def raw(self) -> Path:

@@ -23,6 +23,7 @@ do instead). Callers branch on the class, never on the message text.
         ├── RegistryError              the DUID registry workbook or JSON is unusable
         ├── StoreError                 the lake or its manifest is inconsistent
         └── QueryError                 a query was refused (not read-only, too many rows, timeout)
+            └── InvalidParameter       a parameter is wrong: names it, its value and what is allowed
 """
 
 from __future__ import annotations
@@ -101,3 +102,29 @@ class StoreError(TerminalError):
 
 class QueryError(TerminalError):
     """A query was refused or failed: not read-only, too many rows, or over its time limit."""
+
+
+class InvalidParameter(QueryError):
+    """A parameter (of a query or an API request) is wrong: unknown, malformed or out of range.
+
+    ``parameter`` names it, ``value`` is what was given, ``allowed`` lists what would be accepted
+    (or describes it), ``code`` is a stable machine-readable reason such as ``invalid_region``,
+    and ``limit`` the bound that was exceeded, where there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str,
+        value: object = None,
+        allowed: tuple[str, ...] | str | None = None,
+        code: str = "invalid_parameter",
+        limit: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.value = value
+        self.allowed = allowed
+        self.code = code
+        self.limit = limit

@@ -46,6 +46,7 @@ from nemdash.nemweb.client import NemwebClient
 from nemdash.nemweb.filenames import Kind, NemwebFile
 from nemdash.store.ingest import Blob, ingest_blobs, sha256
 from nemdash.store.lake import Lake, LakeWriter
+from nemdash.store.rollups import update_rollups
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class CycleReport:
     footer_mismatches: list[str] = field(default_factory=list)
     version: int | None = None
     """The store version published by this cycle (None when nothing new was published)."""
+    changed: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    """Per table, the first and last time of the rows published (for the rollups)."""
 
     @property
     def nemweb_down(self) -> bool:
@@ -201,6 +204,7 @@ class Collector:
                 ingest = ingest_blobs(writer, new_blobs)
                 report.rows = ingest.rows
                 report.version = ingest.version
+                report.changed = ingest.changed
                 report.footer_mismatches = ingest.footer_mismatches
                 quarantined = dict(ingest.quarantined)
                 for blob in new_blobs:
@@ -214,6 +218,8 @@ class Collector:
             report.finished = self.clock()
             for feed in self.feeds:
                 self._save_state(writer, feed, states[feed], report.feeds[feed], report.finished)
+            if report.version is not None:
+                self._update_rollups(writer, report)
             writer.maybe_compact()
         self._log(report)
         return report
@@ -244,6 +250,20 @@ class Collector:
                 wake = next_poll(now, self.settings.poll_delay)
             stop.wait(max(0.0, (wake - now).total_seconds()))
         log.info("collector stopped")
+
+    def _update_rollups(self, writer: LakeWriter, report: CycleReport) -> None:
+        """Bring the rollups up to date with this cycle's publish.
+
+        A failure here is logged, not raised: the data is already published, and the next
+        update recomputes everything published since the rollups' recorded base version.
+        """
+        try:
+            rollups = update_rollups(writer, self.lake, report.changed)
+        except NemdashError:
+            log.exception("rollup update failed; the next cycle catches up")
+            return
+        if rollups.versions:
+            report.version = rollups.versions[-1]
 
     def _load_state(self, feed: str) -> _FeedState:
         watermark_text = self.lake.get_state(state_key(feed, "watermark"))

@@ -187,6 +187,10 @@ class _Handler(BaseHTTPRequestHandler):
     owner: NemwebMirror
     server_version = "Microsoft-IIS/10.0"
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle's algorithm on, the body waits for
+    # the client's delayed ACK (~40 ms a request, measured), which made a day of CURRENT files
+    # take half a minute to serve. TCP_NODELAY: ~1 ms a request.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._answer(send_body=True)

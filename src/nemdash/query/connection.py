@@ -4,6 +4,8 @@
   ``interconnector_flow``, ``unit_scada``, ``trading_price``, ``rooftop_pv`` and ``duid_registry``,
   each a ``read_parquet`` over the files that the manifest lists as live at one store version. The
   Parquet lake stays the single source of truth; nothing is copied.
+* The rollup tables (``price_30m``, ``price_day``, ``unit_30m`` ... see
+  :mod:`nemdash.store.rollup_specs`) are views of the same kind, named as their tables.
 * It is opened lazily in the process that uses it, so a server that forks workers opens one per
   worker (a DuckDB handle must never cross a fork). Each thread gets its own cursor.
 * When the store version moves on, the views are replaced in one transaction; queries already
@@ -30,6 +32,7 @@ from nemdash.config import Settings
 from nemdash.errors import QueryError
 from nemdash.store.lake import Lake
 from nemdash.store.registry import REGISTRY_SCHEMA, REGISTRY_TABLE
+from nemdash.store.rollup_specs import ROLLUP_TABLES
 from nemdash.tables import TABLES
 
 log = logging.getLogger(__name__)
@@ -142,9 +145,11 @@ class Database:
         started = time.perf_counter()
         timer.start()
         try:
-            reader = cur.execute(sql, params).to_arrow_reader(min(cap + 1, 65536))
-            if reader is None:
+            # The relational API streams Arrow without the extra copy of a DB-API result.
+            relation = cur.sql(sql, params=params)
+            if relation is None:
                 raise QueryError("the statement returned no result set; give a SELECT query")
+            reader = relation.to_arrow_reader(min(cap + 1, 65536))
             batches: list[pa.RecordBatch] = []
             rows = 0
             truncated = False
@@ -199,6 +204,8 @@ def check_read_only(sql: str) -> None:
 def _views() -> list[tuple[str, pa.Schema]]:
     views = [(name, spec.arrow_schema) for name, spec in TABLES.items()]
     views.append((REGISTRY_TABLE, REGISTRY_SCHEMA))
+    # Rollups (store/rollups.py): views over their lake files too, named as their tables.
+    views.extend((name, spec.arrow_schema) for name, spec in ROLLUP_TABLES.items())
     return views
 
 
@@ -209,7 +216,10 @@ def _quote(text: str) -> str:
 def _view_sql(name: str, files: list[str], schema: pa.Schema) -> str:
     if files:
         listing = ", ".join(_quote(f) for f in files)
-        return f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet([{listing}])"
+        return (
+            f"CREATE OR REPLACE VIEW {name} AS "
+            f"SELECT * FROM read_parquet([{listing}], hive_partitioning = false)"
+        )
     columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
     return f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} WHERE false"
 

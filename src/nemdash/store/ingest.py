@@ -16,13 +16,16 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from nemdash.errors import SourceError
 from nemdash.nemweb.archive import read_source
 from nemdash.store.lake import LakeWriter, SourceRecord
+from nemdash.tables import TABLES
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,9 @@ class IngestReport:
     footer_mismatches: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     version: int | None = None
+    changed: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    """Per table, the first and last time (naive NEM time) of the rows published: the rollup
+    buckets to recompute (``store.rollups.update_rollups``)."""
 
     def merge(self, other: IngestReport) -> None:
         """Add another report's counts to this one (the newest version wins)."""
@@ -62,6 +68,10 @@ class IngestReport:
             self.rows[table] = self.rows.get(table, 0) + n
         if other.version is not None:
             self.version = other.version
+        for table, (low, high) in other.changed.items():
+            if table in self.changed:
+                low, high = min(low, self.changed[table][0]), max(high, self.changed[table][1])
+            self.changed[table] = (low, high)
 
 
 def sha256(data: bytes) -> str:
@@ -125,7 +135,24 @@ def ingest_blobs(
     if sources:
         result = writer.publish(data, sources)
         report.version = result.version
+        report.changed = _time_ranges(data)
     return report
+
+
+def _time_ranges(data: dict[str, list[pa.Table]]) -> dict[str, tuple[datetime, datetime]]:
+    """First and last value of each table's time column over the rows given."""
+    ranges: dict[str, tuple[datetime, datetime]] = {}
+    for name, parts in data.items():
+        column = TABLES[name].time_column
+        for part in parts:
+            bounds = pc.min_max(part.column(column))
+            low, high = bounds["min"].as_py(), bounds["max"].as_py()
+            if not isinstance(low, datetime) or not isinstance(high, datetime):
+                continue  # no rows
+            if name in ranges:
+                low, high = min(low, ranges[name][0]), max(high, ranges[name][1])
+            ranges[name] = (low, high)
+    return ranges
 
 
 def find_sources(paths: Iterable[Path]) -> list[Path]:

@@ -29,6 +29,8 @@ Layout (see :class:`nemdash.config.DataPaths`)::
   without it, which keeps the file sorted with no re-sort. Incoming duplicates of one key: the
   later row wins. The result: never two rows with one key (NEM-FACTS: "The same interval can
   arrive twice ... upsert by key").
+* **Rollups** (:mod:`nemdash.store.rollup_specs`) are keyed tables too, published the same way;
+  a rebuild passes ``replace=`` to retire a partition's files in the publish that rewrites it.
 * **Compaction** merges the many small files of a partition (288 five-minute files a day) into
   sorted files of at most ``max_file_rows`` rows, in one publish. :meth:`LakeWriter.maybe_compact`
   (called by the collector after its publishes) acts on a partition holding more than
@@ -64,7 +66,7 @@ import re
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,6 +100,7 @@ from nemdash.store.manifest import (
     SourceRow,
     VersionRow,
 )
+from nemdash.store.rollup_specs import ROLLUP_TABLES
 from nemdash.tables import TABLES, TableSpec
 
 __all__ = [
@@ -126,6 +129,10 @@ DEFAULT_GRACE_SECONDS = 600.0
 
 _WHOLE_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._#%+=@-]")
+
+
+#: Tables upserted by key in month partitions: AEMO's, and the rollups derived from them.
+_KEYED: dict[str, TableSpec] = {**TABLES, **ROLLUP_TABLES}
 
 
 def _fault_point(stage: str) -> None:
@@ -519,14 +526,20 @@ class LakeWriter:
         sources: Sequence[SourceRecord],
         *,
         state: Mapping[str, str] | None = None,
+        replace: Collection[tuple[str, str]] = (),
     ) -> PublishResult:
         """Upsert rows into the lake and record their sources, as one new store version.
 
         ``data`` maps a table's spec name to Arrow tables with exactly ``spec.arrow_schema``; it
         may be empty (sources only). ``state`` key-values are written in the same commit (a
-        collector's watermark then moves exactly when its data is published).
+        collector's watermark then moves exactly when its data is published). ``replace`` names
+        (table, partition) pairs whose live files this publish retires: the rows given become
+        the partition's whole content (a rollup rebuild).
         """
         self._check_open()
+        replaced = set(replace)
+        for name, _ in replaced:
+            self._mms_spec(name)
         prepared: dict[str, pa.Table] = {}
         duplicates: dict[str, int] = {}
         for name, parts in data.items():
@@ -544,11 +557,16 @@ class LakeWriter:
         unchanged: dict[str, int] = {}
 
         def work() -> None:
+            for name, partition in sorted(replaced):
+                for f in self._manifest.live_files(name):
+                    if f.partition == partition:
+                        staging.remove(f)
             for name, table in prepared.items():
-                spec = TABLES[name]
+                spec = _KEYED[name]
                 live: dict[str, list[LakeFile]] = defaultdict(list)
                 for f in self._manifest.live_files(name):
-                    live[f.partition].append(f)
+                    if (name, f.partition) not in replaced:
+                        live[f.partition].append(f)
                 for partition, rows in _by_month(table, spec.time_column):
                     new, same = self._upsert(staging, spec, partition, rows, live[partition])
                     written[name] = written.get(name, 0) + new
@@ -577,11 +595,11 @@ class LakeWriter:
         return result
 
     def _mms_spec(self, name: str) -> TableSpec:
-        spec = TABLES.get(name)
+        spec = _KEYED.get(name)
         if spec is None:
             raise StoreError(
                 f"publish() got rows for {name!r}, which is not an AEMO table nemdash keeps "
-                f"({', '.join(TABLES)}); whole reference tables go through replace_table()"
+                f"({', '.join(_KEYED)}); whole reference tables go through replace_table()"
             )
         if spec.primary_key[0] != spec.time_column:
             raise StoreError(
@@ -710,7 +728,7 @@ class LakeWriter:
         schema; every previous file of the table is retired in the same publish.
         """
         self._check_open()
-        if name in TABLES:
+        if name in _KEYED:
             raise StoreError(
                 f"{name} is an AEMO table: publish() upserts it by key; replace_table() is for "
                 "whole reference tables such as the DUID registry"
@@ -742,7 +760,7 @@ class LakeWriter:
             self._mms_spec(table)
         groups: dict[tuple[str, str], list[LakeFile]] = defaultdict(list)
         for f in self._manifest.live_files(table):
-            if f.table in TABLES:
+            if f.table in _KEYED:
                 groups[(f.table, f.partition)].append(f)
         return groups
 
@@ -759,13 +777,19 @@ class LakeWriter:
 
     def maybe_compact(self) -> PublishResult | None:
         """Compact partitions holding more than ``compact_max_files`` files (their small files
-        only); None when none does. Cheap to call after every publish."""
+        only, and for a rollup not its newest file); None when none does. Cheap to call after
+        every publish."""
         self._check_open()
         chosen: dict[tuple[str, str], list[LakeFile]] = {}
         for key, files in self._partitions(None).items():
             if len(files) <= self._lake.compact_max_files:
                 continue
             small = [f for f in files if f.rows < self._lake.compact_large_rows]
+            if key[0] in ROLLUP_TABLES:
+                # The newest rollup file holds the open buckets that every update rewrites: merged
+                # into a large file, each update would rewrite all of it.
+                newest = max(files, key=lambda f: (f.max_time or datetime.min, f.added_version))
+                small = [f for f in small if f != newest]
             if len(small) >= 2:
                 chosen[key] = small
         return self._merge_partitions(chosen) if chosen else None
@@ -778,7 +802,7 @@ class LakeWriter:
 
         def work() -> None:
             for (name, partition), files in sorted(chosen.items()):
-                spec = TABLES[name]
+                spec = _KEYED[name]
                 merged = self._merge(spec, files)
                 for old in files:
                     staging.remove(old)
