@@ -10,6 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mms_factory import scada_file, zip_of
 from nemdash.errors import CorruptArchive, MMSParseError, SourceError, UnsupportedSource
@@ -263,6 +265,61 @@ def test_an_inner_zip_that_is_a_page_is_corrupt() -> None:
         list(iter_members(outer, "OUT.zip"))
 
 
+def test_zips_nested_too_deep_are_refused() -> None:
+    body = zip_of([("IN.CSV", scada_file([("A", "1", "")]))])
+    for level in range(5):
+        body = zip_of([(f"L{level}.zip", body)])
+    with pytest.raises(UnsupportedSource, match="nested more than 4 deep"):
+        list(iter_members(body, "OUT.zip"))
+
+
 def test_a_missing_path_is_unsupported(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedSource, match="cannot read"):
         list(iter_members(tmp_path / "absent.zip"))
+
+
+# -- any damage: a clean error, or exactly the original members ------------------------------
+
+
+def nested_zip(stored: bool) -> bytes:
+    """A small zip of zips, like a daily archive, with its inner zips stored or deflated."""
+    inner = [
+        (f"PUBLIC_X_{i}.zip", zip_of([(f"PUBLIC_X_{i}.CSV", scada_file([(f"U{i}", "1.5", "")]))]))
+        for i in range(3)
+    ]
+    return zip_of(inner, stored=stored)
+
+
+ZIPS = {"stored": nested_zip(True), "deflated": nested_zip(False)}
+
+
+@settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=150,
+    suppress_health_check=list(HealthCheck),
+)
+@given(st.data())
+def test_a_damaged_zip_raises_a_source_error_or_yields_the_same_members(
+    nemweb_root: Path, data: st.DataObject
+) -> None:
+    which = data.draw(st.sampled_from(["stored", "deflated", "live"]))
+    original = ZIPS[which] if which != "live" else (nemweb_root / SCADA).read_bytes()
+    expected = list(iter_members(original, "X.zip"))
+    kind = data.draw(st.sampled_from(["flip", "truncate", "insert", "delete"]))
+    at = data.draw(st.integers(0, len(original) - 1))
+    if kind == "flip":
+        damaged = original[:at] + bytes([original[at] ^ data.draw(st.integers(1, 255))])
+        damaged += original[at + 1 :]
+    elif kind == "truncate":
+        damaged = original[:at]
+    elif kind == "insert":
+        damaged = original[:at] + data.draw(st.binary(min_size=1, max_size=4)) + original[at:]
+    else:
+        damaged = original[:at] + original[at + data.draw(st.integers(1, 4)) :]
+    try:
+        found = list(iter_members(damaged, "X.zip"))
+    except (CorruptArchive, UnsupportedSource):
+        return
+    assert found == expected

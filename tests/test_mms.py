@@ -549,6 +549,37 @@ def test_an_html_page_is_not_an_mms_file() -> None:
         parse_mms(page, "x")
 
 
+def test_a_large_file_with_several_tables_splits_at_the_right_lines() -> None:
+    # Over 256 KiB, block ends are found with RE2 through pyarrow rather than with `re`.
+    scada = [
+        f'D,DISPATCH,UNIT_SCADA,1,"2025/12/27 00:05:00",DU{i:05d},{i}.25,' for i in range(4000)
+    ]
+    prices = [f'D,TRADING,PRICE,3,"2024/03/03 13:35:00",1,R{i},{i}.5' for i in range(4000)]
+    lines = [
+        ",".join(HEADER),
+        "I,DISPATCH,UNIT_SCADA,1,SETTLEMENTDATE,DUID,SCADAVALUE,LASTCHANGED",
+        *scada,
+        "I,TRADING,PRICE,3,SETTLEMENTDATE,RUNNO,REGIONID,RRP",
+        *prices,
+        "I,DISPATCH,CONSTRAINT,5,CONSTRAINTID,RHS",
+        *[f"D,DISPATCH,CONSTRAINT,5,C{i},{i}" for i in range(4000)],
+    ]
+    data = render(lines)
+    assert len(data) > 2 * 256 * 1024
+    by_engine = {engine: parse_mms(data, "x", engine=engine) for engine in ("auto", "python")}
+    for mms in by_engine.values():
+        assert [(b.subtype, b.first_line, b.rows) for b in mms.blocks] == [
+            ("UNIT_SCADA", 2, 4000),
+            ("PRICE", 4003, 4000),
+            ("CONSTRAINT", 8004, 4000),
+        ]
+        assert mms.footer_ok
+    fast, exact = (by_engine[e].tables() for e in ("auto", "python"))
+    assert fast["unit_scada"].equals(exact["unit_scada"])
+    assert fast["trading_price"].equals(exact["trading_price"])
+    assert fast["trading_price"].column("rrp").to_pylist()[-1] == 3999.5
+
+
 def test_a_late_error_in_a_large_block_names_its_line() -> None:
     # Large enough for the Arrow reader under engine="auto"; the fault is in the last row.
     rows = [(f"DU{i:05d}", f"{i}.5", '"2025/12/27 00:00:22"') for i in range(3000)]

@@ -126,7 +126,7 @@ DISPATCH_PRICE = TableSpec(
         Column("rop", FLOAT, "Regional override price, $/MWh"),
         Column("apcflag", INT),
         Column("marketsuspendedflag", INT),
-        Column("price_status", TEXT, "FIRM or NOT FIRM (v5 onwards)"),
+        Column("price_status", TEXT, "FIRM or NOT FIRM"),
         *_FCAS_PRICES,
         Column("lastchanged", TIMESTAMP),
     ),
