@@ -154,7 +154,7 @@ class Settings(BaseSettings):
         "finish or abandon its write (the lake is crash-safe either way).",
     )
 
-    # -- Synthetic demo store (demo/build.py, demo/live.py, docs/demo.md) ---------------------------
+    # -- Synthetic demo store (demo/build.py, demo/live.py, docs/demo.md) --------------------------
     demo_data_dir: Path | None = Field(
         default=None,
         description="Where `nemdash demo` and the offline first run keep the synthetic demo store "
