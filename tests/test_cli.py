@@ -157,3 +157,26 @@ def test_rollup_rebuild_gives_the_same_buckets(store: Path) -> None:
     before = sql_csv(store, query)
     assert "rollup rows written" in nemdash(store, "rollup", "--rebuild").stdout
     assert sql_csv(store, query) == before
+
+
+@pytest.mark.slow
+def test_demo_builds_a_labelled_store_apart_from_the_real_one(tmp_path: Path) -> None:
+    real, demo_dir = tmp_path / "real", tmp_path / "demo"
+    env = {**os.environ, "NEMDASH_DEMO_DATA_DIR": str(demo_dir), "NEMDASH_DATA_DIR": str(real)}
+    command = [sys.executable, "-m", "nemdash.cli", "demo", "--days", "2", "--units", "60"]
+    result = subprocess.run(
+        [*command, "--no-serve"], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SYNTHETIC demo store" in result.stdout
+    assert not real.exists() or not any(real.iterdir())
+    again = subprocess.run(
+        [*command, "--no-serve"], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+    assert "reused" in again.stdout
+    # The demo store is an ordinary store: the same commands read it.
+    rows = sql_csv(
+        next(p.parent for p in demo_dir.rglob("state.sqlite")),
+        "SELECT count(DISTINCT duid) AS units FROM unit_scada",
+    )
+    assert int(rows[0]["units"]) >= 60

@@ -989,3 +989,13 @@ def test_incremental_updates_equal_a_full_rebuild_for_any_publishes(
     steps: list[list[tuple[str, int, int]]], compact: bool
 ) -> None:
     _incremental_then_rebuild(steps, compact)
+
+
+def test_an_update_with_nothing_pending_publishes_nothing(lake: Lake, writer: LakeWriter) -> None:
+    t = datetime(2024, 3, 3, 13, 5)
+    publish(writer, dispatch_price=[price(t, "SA1", 50.0)])
+    update_rollups(writer, lake, {})
+    version = lake.version()
+    report = update_rollups(writer, lake, {})
+    assert report.versions == ()
+    assert lake.version() == version

@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -31,6 +32,8 @@ app = typer.Typer(
 )
 registry_app = typer.Typer(help="The DUID registry: stations, fuels and capacities per unit.")
 app.add_typer(registry_app, name="registry")
+cache_app = typer.Typer(help="The query result cache (memory and disk).")
+app.add_typer(cache_app, name="cache")
 
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
@@ -244,10 +247,29 @@ def collect(
         for name, reason in report.quarantined:
             console.print(f"  [yellow]quarantined[/yellow] {name}: {reason}")
 
+    from filelock import FileLock, Timeout
+
+    from nemdash.refresh import lock_holder
+
+    settings.paths.root.mkdir(parents=True, exist_ok=True)
+    # The same lock a server's collecting worker holds: one collector per data directory.
+    lock = FileLock(settings.paths.collector_lock)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        holder = lock_holder(settings)
+        raise _fail(
+            NemdashError(
+                f"another process (PID {holder or 'unknown'}) is already collecting into "
+                f"{settings.data_dir}: stop it, or serve with --no-collect"
+            )
+        ) from None
     try:
         run_collect(settings, once=once, stop=stop, on_cycle=show)
     except NemdashError as exc:
         raise _fail(exc) from exc
+    finally:
+        lock.release()
 
 
 @app.command()
@@ -431,6 +453,174 @@ def compact(
             f"{result.files_removed} files merged into {result.files_added}; "
             f"{removed} stale files deleted; store version {result.version}"
         )
+
+
+Host = Annotated[
+    str, typer.Option("--host", help="Address to listen on (0.0.0.0 for every interface).")
+]
+Port = Annotated[int, typer.Option("--port", help="TCP port of the dashboard and the API.")]
+Workers = Annotated[
+    int, typer.Option("--workers", min=1, help="Server processes sharing the port (one collects).")
+]
+
+
+@app.command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Workers = 1,
+    collect: Annotated[
+        bool | None,
+        typer.Option(
+            "--collect/--no-collect",
+            help="Keep the store current from NEMWEB (default: NEMDASH_SERVER_COLLECT).",
+            show_default=False,
+        ),
+    ] = None,
+    offline_demo: Annotated[
+        bool,
+        typer.Option(
+            "--offline-demo/--no-offline-demo",
+            help="With an empty store and NEMWEB unreachable, serve the synthetic demo store.",
+        ),
+    ] = True,
+    data_dir: DataDir = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Serve the dashboard (/) and the REST API (/api/v1, docs at /docs) on one port."""
+    from nemdash.server import serve as run_server
+
+    settings = _settings(data_dir, verbose)
+    try:
+        if offline_demo and (settings.server_collect if collect is None else collect):
+            from nemdash.demo.build import offline_fallback
+
+            demo = offline_fallback(settings, progress=_stage_printer())
+            if demo is not None:
+                console.print(
+                    "[yellow]NEMWEB cannot be reached and the store is empty: serving the "
+                    f"SYNTHETIC demo store at {demo.data_dir}[/yellow] (restart when online)"
+                )
+                settings, collect = demo, False
+        console.print(f"nemdash on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops")
+        run_server(settings, host=host, port=port, workers=workers, collect=collect)
+    except NemdashError as exc:
+        raise _fail(exc) from exc
+
+
+def _stage_printer() -> Callable[[str, int, int], None]:
+    """A progress callback that prints each stage once (for multi-stage builds)."""
+    seen: set[str] = set()
+
+    def show(stage: str, done: int, total: int) -> None:
+        if stage not in seen:
+            seen.add(stage)
+            console.print(f"  {stage} ...")
+
+    return show
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option("--days", min=1, help="Days of synthetic data.")] = 30,
+    years: Annotated[
+        int | None, typer.Option("--years", min=1, help="Years of data (benchmark scale).")
+    ] = None,
+    units: Annotated[int, typer.Option("--units", min=10, help="Units in the fleet.")] = 450,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (default: NEMDASH_DEMO_SEED).")
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Generate and load again even if built.")
+    ] = False,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build, then exit.")] = False,
+    live: Annotated[
+        bool, typer.Option("--live", help="Keep publishing new intervals on a fast clock.")
+    ] = False,
+    speed: Annotated[
+        float, typer.Option("--speed", min=0.1, help="With --live: demo seconds per real second.")
+    ] = 60.0,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Workers = 1,
+    data_dir: DataDir = None,
+    verbose: Verbose = 0,
+) -> None:
+    """Build a synthetic NEM in AEMO's formats into its own store, then serve it (labelled)."""
+    from nemdash.demo.build import build_demo_store
+    from nemdash.demo.live import LiveDemo
+
+    settings = _settings(data_dir, verbose)
+    console.print("building the synthetic demo store (once; reused afterwards)")
+    try:
+        store = build_demo_store(
+            settings,
+            days=days,
+            years=years,
+            units=units,
+            seed=seed,
+            rebuild=rebuild,
+            progress=_stage_printer(),
+        )
+    except NemdashError as exc:
+        raise _fail(exc) from exc
+    scada = store.rows.get("unit_scada", 0)
+    how = "reused" if store.reused else f"built in {store.timings.get('total', 0):.0f} s"
+    out.print(
+        f"SYNTHETIC demo store at {store.root}: {store.params.units} units, "
+        f"{store.start:%Y-%m-%d %H:%M} .. {store.end:%Y-%m-%d %H:%M} NEM time, "
+        f"{scada:,} SCADA rows, store version {store.version} ({how})"
+    )
+    runner = LiveDemo(store.settings, store, speed=speed) if live else None
+    if no_serve:
+        if runner is not None:
+            console.print(f"publishing new intervals at {speed:g}x; Ctrl-C stops")
+            runner.run_until(_stop_on_signals())
+        return
+    from nemdash.server import serve as run_server
+
+    if runner is not None:
+        runner.start()
+    try:
+        console.print(f"nemdash demo on http://{host}:{port}/ ; Ctrl-C stops")
+        # Never collect from NEMWEB into the synthetic store: the live demo is its only writer.
+        run_server(store.settings, host=host, port=port, workers=workers, collect=False)
+    finally:
+        if runner is not None:
+            runner.stop()
+
+
+@cache_app.command("stats")
+def cache_stats_cmd(data_dir: DataDir = None, verbose: Verbose = 0) -> None:
+    """Show the query cache: entries, bytes and hit ratios (disk, and memory of this process)."""
+    from nemdash.query.cache import cache_stats
+
+    stats = cache_stats(_settings(data_dir, verbose))
+    grid = Table(title=f"query cache at {stats.directory}")
+    for name in ("layer", "entries", "bytes", "max bytes", "hits", "misses", "evictions"):
+        grid.add_column(name, justify="left" if name == "layer" else "right")
+    for layer in (stats.memory, stats.disk):
+        grid.add_row(
+            layer.layer,
+            f"{layer.entries:,}",
+            f"{layer.bytes:,}",
+            f"{layer.max_bytes:,}",
+            f"{layer.hits:,}",
+            f"{layer.misses:,}",
+            f"{layer.evictions:,}",
+        )
+    out.print(grid)
+    for usage in stats.functions:
+        out.print(f"  {usage.function}: {usage.entries:,} entries, {usage.bytes:,} bytes on disk")
+
+
+@cache_app.command("clear")
+def cache_clear_cmd(data_dir: DataDir = None, verbose: Verbose = 0) -> None:
+    """Delete the disk cache; running servers drop their memory caches within a second."""
+    from nemdash.query.cache import clear_cache
+
+    removed = clear_cache(_settings(data_dir, verbose))
+    out.print(f"{removed} cached results deleted")
 
 
 def main() -> None:

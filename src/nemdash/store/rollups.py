@@ -749,8 +749,11 @@ def update_rollups(
     engine = _Engine(writer, db_or_lake)
     try:
         partitions = sorted(work)
+        # Nothing pending: no publish at all (a new version would needlessly change cache keys).
         groups = (
-            [partitions]
+            []
+            if not partitions
+            else [partitions]
             if len(partitions) <= max(1, max_months_per_publish)
             else [[p] for p in partitions]
         )

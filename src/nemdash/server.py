@@ -1,0 +1,146 @@
+"""``nemdash serve``: one port serving the REST API (and, once mounted, the dashboard), with the
+background refresh that keeps the store up to date.
+
+* :func:`serve` runs uvicorn with the factory import string ``nemdash.server:app_factory``, so
+  that with ``workers`` > 1 each worker is a separate process (spawned, not forked: every DuckDB
+  handle is opened in the process that uses it) building its own app. The settings travel to the
+  workers as ``NEMDASH_*`` environment variables (:func:`settings_environment`).
+* Every worker serves and watches the store version; exactly one collects: the one that holds
+  ``<data_dir>/collector.lock`` (see :mod:`nemdash.refresh`). If it dies, uvicorn starts a new
+  worker and one of the workers takes the lock over within :data:`nemdash.refresh.LOCK_RETRY`
+  seconds.
+* Shutdown on SIGTERM or SIGINT is graceful: uvicorn stops accepting, lets open requests finish
+  (at most :data:`CONNECTION_GRACE` seconds), then the app's lifespan tells the background
+  collector to stop and waits for it (``shutdown_timeout``): a cycle ingests what it already
+  downloaded in one publish, or is abandoned mid-write, which the crash-safe lake survives. The
+  process then exits with status 0.
+
+Host defaults to 127.0.0.1: exposing the server is a deliberate choice (``--host 0.0.0.0``), best
+with bearer tokens (``NEMDASH_API_TOKENS``) or behind a proxy. See ``docs/operating.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import signal
+from collections.abc import Mapping
+from typing import Any, Final
+
+import uvicorn
+import uvicorn.config
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from nemdash.api.app import create_app
+from nemdash.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+#: The app factory uvicorn imports in each worker.
+APP_FACTORY: Final = "nemdash.server:app_factory"
+#: Seconds open connections get to finish at shutdown (a dashboard's websockets never do).
+CONNECTION_GRACE: Final = 10.0
+ENV_PREFIX: Final = "NEMDASH_"
+
+__all__ = ["APP_FACTORY", "app_factory", "create_app", "serve", "settings_environment"]
+
+
+def settings_environment(settings: Settings) -> dict[str, str | None]:
+    """``NEMDASH_<FIELD>`` for every setting (None: the variable must be unset)."""
+    found: dict[str, str | None] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            text = None
+        elif isinstance(value, SecretStr):
+            text = value.get_secret_value()
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        else:
+            text = str(value)
+        found[f"{ENV_PREFIX}{name.upper()}"] = text
+    return found
+
+
+def _export(variables: Mapping[str, str | None]) -> None:
+    """Set (or unset) environment variables for this process and the workers it starts."""
+    for key, text in variables.items():
+        if text is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = text
+
+
+def app_factory() -> FastAPI:
+    """The app of one worker, from the ``NEMDASH_*`` environment (uvicorn's factory)."""
+    return create_app(get_settings())
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, plus nemdash's own loggers at ``level`` (workers inherit it)."""
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["nemdash"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    collect: bool | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down cleanly and return.
+
+    ``collect``: run the live collector in one worker (None: the ``server_collect`` setting).
+    ``workers``: processes serving the same port (each its own DuckDB and caches).
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    chosen = (
+        settings if collect is None else settings.model_copy(update={"server_collect": collect})
+    )
+    _export(settings_environment(chosen))
+    get_settings.cache_clear()  # the factory reads the environment just exported
+    received: list[int] = []
+
+    def note(signum: int, _frame: object) -> None:
+        # uvicorn shuts down gracefully on the signal, then raises it again so that the default
+        # action would end the process (SIGTERM: killed, exit status -15): noting it here instead
+        # lets serve() return and the process exit with status 0.
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    log.info(
+        "serving %s on http://%s:%d with %d worker(s); collecting: %s",
+        chosen.data_dir,
+        host,
+        port,
+        workers,
+        chosen.server_collect,
+    )
+    try:
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            log_config=_log_config(log_level),
+            timeout_graceful_shutdown=int(CONNECTION_GRACE),
+            lifespan="on",
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        log.info("stopped on %s", ", ".join(signal.Signals(s).name for s in received))
