@@ -74,6 +74,9 @@ class Database:
                     },
                 )
                 self._con.execute("SET TimeZone = 'Australia/Brisbane'")
+                # Lake files are never rewritten in place (a new name for every write), so their
+                # footers can be cached: it saves ~1/3 of the per-file cost of a short query.
+                self._con.execute("SET parquet_metadata_cache = true")
                 self._pid = os.getpid()
                 self._view_version = -1
                 self._local = threading.local()
