@@ -41,6 +41,13 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], str]] = {
         ["--months", "1", "--units", "100"],
         "issue 4: synthetic NEM generation throughput, extrapolated to five years x 500 units",
     ),
+    "query": (
+        "query_bench.py",
+        ["--build-days", "30"],
+        ["--build-days", "3", "--repeats", "2"],
+        "issue 5: query functions x preset ranges, uncached and cached, vs DuckDB and pandas "
+        "(set NEMDASH_BENCH_STORE to a built five-year store for the reference figures)",
+    ),
     "lake": (
         "lake_bench.py",
         [],
