@@ -21,5 +21,5 @@ def test_generated_reference_docs_are_current() -> None:
 def test_readme_opens_with_the_two_setup_commands() -> None:
     lines = (REPO / "README.md").read_text().splitlines()
     block = lines[lines.index("```bash") + 1 : lines.index("```bash") + 3]
-    assert block[0].startswith("bash scripts/bootstrap")
+    assert block[0].startswith("bash scripts/bootstrap && .venv/bin/nemdash serve")
     assert block[1].startswith("bash scripts/test")

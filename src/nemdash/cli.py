@@ -489,21 +489,17 @@ def serve(
 ) -> None:
     """Serve the dashboard (/) and the REST API (/api/v1, docs at /docs) on one port."""
     from nemdash.server import serve as run_server
+    from nemdash.server import serve_offline_first
 
     settings = _settings(data_dir, verbose)
+    console.print(f"nemdash on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops")
     try:
         if offline_demo and (settings.server_collect if collect is None else collect):
-            from nemdash.demo.build import offline_fallback
-
-            demo = offline_fallback(settings, progress=_stage_printer())
-            if demo is not None:
-                console.print(
-                    "[yellow]NEMWEB cannot be reached and the store is empty: serving the "
-                    f"SYNTHETIC demo store at {demo.data_dir}[/yellow] (restart when online)"
-                )
-                settings, collect = demo, False
-        console.print(f"nemdash on http://{host}:{port}/ (API docs: /docs); Ctrl-C stops")
-        run_server(settings, host=host, port=port, workers=workers, collect=collect)
+            serve_offline_first(
+                settings, host=host, port=port, workers=workers, progress=_stage_printer()
+            )
+        else:
+            run_server(settings, host=host, port=port, workers=workers, collect=collect)
     except NemdashError as exc:
         raise _fail(exc) from exc
 

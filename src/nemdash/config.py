@@ -173,6 +173,18 @@ class Settings(BaseSettings):
         description="Seconds the offline first run waits for a NEMWEB listing before it serves "
         "the demo store instead.",
     )
+    demo_days: int = Field(
+        default=30, ge=1, description="Days of data in the demo store the offline first run builds."
+    )
+    demo_units: int = Field(
+        default=450, ge=10, description="Units in the demo store the offline first run builds."
+    )
+    demo_recheck: float = Field(
+        default=60.0,
+        gt=0,
+        description="While the offline first run serves the demo store, seconds between checks "
+        "of NEMWEB; once a collection succeeds the server switches to the real store.",
+    )
 
     @property
     def paths(self) -> DataPaths:

@@ -25,7 +25,8 @@ import copy
 import logging
 import os
 import signal
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import uvicorn
@@ -35,6 +36,7 @@ from pydantic import SecretStr
 
 from nemdash.api.app import create_app
 from nemdash.config import Settings, get_settings
+from nemdash.errors import NemdashError
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +146,60 @@ def serve(
             signal.signal(sig, handler)
     if received:
         log.info("stopped on %s", ", ".join(signal.Signals(s).name for s in received))
+
+
+def serve_offline_first(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve the real store; on a first run with no data and no NEMWEB, serve the demo meanwhile.
+
+    With an empty real store and NEMWEB unreachable, the synthetic demo store is served (labelled
+    as such everywhere) while a watcher checks NEMWEB every ``demo_recheck`` seconds. When NEMWEB
+    answers, the watcher collects one cycle into the **real** store (never into the demo); once the
+    real store holds data, the demo server shuts down gracefully and the real one starts, collecting
+    in the background. A person who stops the demo server (Ctrl-C) stops everything.
+    """
+    from nemdash.collector.loop import collect
+    from nemdash.demo.build import offline_fallback, probe_nemweb, real_data_ready
+
+    demo = offline_fallback(
+        settings, days=settings.demo_days, units=settings.demo_units, progress=progress
+    )
+    if demo is None:
+        serve(settings, host=host, port=port, workers=workers, collect=True, log_level=log_level)
+        return
+    switch = threading.Event()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(settings.demo_recheck):
+            if probe_nemweb(settings) is not None:
+                continue
+            try:
+                collect(settings, once=True)
+            except NemdashError:
+                log.exception("NEMWEB answered but collecting failed; trying again later")
+                continue
+            if real_data_ready(settings):
+                log.warning(
+                    "real data collected into %s: switching from the demo", settings.data_dir
+                )
+                switch.set()
+                os.kill(os.getpid(), signal.SIGTERM)  # serve() shuts down gracefully and returns
+                return
+
+    watcher = threading.Thread(target=watch, name="nemdash-offline-watch", daemon=True)
+    watcher.start()
+    try:
+        serve(demo, host=host, port=port, workers=workers, collect=False, log_level=log_level)
+    finally:
+        stop.set()
+    watcher.join(timeout=settings.http_timeout + 5)
+    if switch.is_set():
+        serve(settings, host=host, port=port, workers=workers, collect=True, log_level=log_level)
