@@ -48,6 +48,13 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], str]] = {
         "issue 5: query functions x preset ranges, uncached and cached, vs DuckDB and pandas "
         "(set NEMDASH_BENCH_STORE to a built five-year store for the reference figures)",
     ),
+    "api": (
+        "api_bench.py",
+        [],
+        ["--seconds", "3", "--uncached", "8"],
+        "issue 6: requests/s and latency of one server process under wrk (set "
+        "NEMDASH_BENCH_STORE to a built five-year store for the reference figures)",
+    ),
     "lake": (
         "lake_bench.py",
         [],
