@@ -39,6 +39,7 @@ from nemdash.config import Settings
 from nemdash.nemweb.mirror import NemwebMirror
 from nemdash.store.ingest import ingest_paths
 from nemdash.store.lake import Lake
+from nemdash.store.rollups import rebuild_rollups
 
 sys.path.insert(0, str(Path(__file__).parent))
 from parse_bench import COLUMNS, write_month
@@ -122,8 +123,15 @@ def duckdb_ingest(csv_path: Path, out: Path) -> None:
     con.close()
 
 
+def with_rollups(root: Path) -> None:
+    """Build the rollups of a store, as a collecting store always has them."""
+    lake = Lake(Settings(data_dir=root).paths)
+    with lake.writer() as writer:
+        rebuild_rollups(writer, lake)
+
+
 def live_cycle(month_store: Path, tmp: Path, i: int) -> float:
-    """Seconds for one collector cycle over the four feeds into a copy of the month store."""
+    """Seconds for one collector cycle (rollups included) into a copy of the month store."""
     root = tmp / f"live-{i}"
     shutil.copytree(month_store, root / "data")
     tree = root / "nemweb"
@@ -160,11 +168,15 @@ def main() -> None:
         pd_text = timed(lambda i: pandas_ingest(zip_path, tmp / "p.parquet", rows, times=False), r)
         pd_typed = timed(lambda i: pandas_ingest(zip_path, tmp / "p.parquet", rows, times=True), r)
         duck = timed(lambda i: duckdb_ingest(csv_path, tmp / "d.parquet"), r)
-        live = (
-            statistics.median(live_cycle(tmp / "store-0", tmp, i) for i in range(r))
-            if FIXTURES.is_dir()
-            else None
-        )
+        if FIXTURES.is_dir():
+            # The live store is in steady state: its rollups are up to date before the cycle.
+            with_rollups(tmp / "store-0")
+            live_cycle(tmp / "store-0", tmp, -1)  # untimed: first-use imports of the process
+            live: float | None = statistics.median(
+                live_cycle(tmp / "store-0", tmp, i) for i in range(r)
+            )
+        else:
+            live = None
     lines = [
         "## Ingest (issue 3): a month of UNIT_SCADA, zip to published lake",
         "",
@@ -189,7 +201,8 @@ def main() -> None:
     else:
         lines.append(
             f"One live 5-minute cycle (the real collector, four feeds served by a local mirror, "
-            f"into the store holding the month): **{live * 1000:.0f} ms** (median of {r}); "
+            f"into the store holding the month and its rollups; listing, download, parse, "
+            f"publish, rollup update, state): **{live * 1000:.0f} ms** (median of {r}); "
             "target under 1 s."
         )
     print("\n".join(lines))

