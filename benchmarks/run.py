@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -129,10 +130,27 @@ def run(name: str, quick: bool) -> list[str]:
     return section
 
 
+def previous_sections(report: Path) -> dict[str, str]:
+    """The sections of an earlier report by benchmark name (kept when ``--only`` reruns some)."""
+    if not report.exists():
+        return {}
+    found: dict[str, str] = {}
+    parts = re.split(r"^(?=<!-- \w+: )", report.read_text(), flags=re.MULTILINE)
+    for part in parts[1:]:
+        name = part[5 : part.index(":")]
+        found[name] = part.rstrip()
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, to check it runs")
-    parser.add_argument("--only", nargs="*", choices=list(BENCHMARKS), help="run only these")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=list(BENCHMARKS),
+        help="run only these; the other sections of the report are kept as they were",
+    )
     parser.add_argument("--output", type=Path, default=REPORT, help="where to write the report")
     args = parser.parse_args()
     names = args.only or list(BENCHMARKS)
@@ -149,11 +167,15 @@ def main() -> int:
     if args.quick:
         lines += ["**Quick run (small sizes): not the reference figures.**", ""]
     failed = False
+    sections = previous_sections(args.output) if args.only and not args.quick else {}
     for name in names:
         print(f"running {name} ...", file=sys.stderr)
         section = run(name, args.quick)
         failed |= any("**The benchmark failed:**" in s for s in section)
-        lines += [*section, ""]
+        sections[name] = "\n".join(section)
+    for name in BENCHMARKS:
+        if name in sections:
+            lines += [sections[name], ""]
     args.output.write_text("\n".join(lines).rstrip() + "\n")
     print(f"wrote {args.output}", file=sys.stderr)
     return 1 if failed else 0

@@ -180,3 +180,14 @@ def test_demo_builds_a_labelled_store_apart_from_the_real_one(tmp_path: Path) ->
         "SELECT count(DISTINCT duid) AS units FROM unit_scada",
     )
     assert int(rows[0]["units"]) >= 60
+
+
+def test_cache_warm_stats_and_clear(store: Path) -> None:
+    warmed = nemdash(store, "cache", "warm").stdout
+    assert "hot queries cached (0 failed)" in warmed
+    stats = nemdash(store, "cache", "stats").stdout
+    assert "disk" in stats
+    assert "entries" in stats
+    cleared = nemdash(store, "cache", "clear").stdout
+    assert "cached results deleted" in cleared
+    assert not cleared.startswith("0 ")

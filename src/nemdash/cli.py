@@ -619,6 +619,27 @@ def cache_clear_cmd(data_dir: DataDir = None, verbose: Verbose = 0) -> None:
     out.print(f"{removed} cached results deleted")
 
 
+@cache_app.command("warm")
+def cache_warm_cmd(data_dir: DataDir = None, verbose: Verbose = 0) -> None:
+    """Compute the hot set (the dashboard's default views) into the shared disk cache now."""
+    import time
+
+    from nemdash.query.cache import warm
+    from nemdash.query.connection import Database
+    from nemdash.query.hotset import hot_set
+
+    db = Database(_settings(data_dir, verbose))
+    started = time.perf_counter()
+    run = warm(db, hot_set(db))
+    run.join()
+    out.print(
+        f"{run.completed} of {run.total} hot queries cached ({run.failed} failed) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    if run.failed:
+        raise typer.Exit(code=2)
+
+
 def main() -> None:
     """Entry point of the ``nemdash`` script."""
     app()
