@@ -76,8 +76,19 @@ def _export(variables: Mapping[str, str | None]) -> None:
 
 
 def app_factory() -> FastAPI:
-    """The app of one worker, from the ``NEMDASH_*`` environment (uvicorn's factory)."""
-    return create_app(get_settings())
+    """The app of one worker, from the ``NEMDASH_*`` environment (uvicorn's factory).
+
+    The API under ``/api/v1`` and the Panel dashboard at ``/``, on the same runtime (DuckDB,
+    caches, background refresh), so that one port serves both.
+    """
+    from nemdash.dashboard.app import mount_dashboard
+
+    settings = get_settings()
+
+    def dashboard(app: FastAPI) -> None:
+        mount_dashboard(app, settings, app.state.runtime.db)
+
+    return create_app(settings, mount=dashboard)
 
 
 def _log_config(level: str) -> dict[str, Any]:

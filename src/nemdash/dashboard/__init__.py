@@ -1,0 +1,1 @@
+"""The Panel dashboard: NEM at a glance, generation, prices, price analysis and stations."""
