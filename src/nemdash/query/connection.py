@@ -33,6 +33,7 @@ from nemdash.errors import QueryError
 from nemdash.store.lake import Lake
 from nemdash.store.registry import REGISTRY_SCHEMA, REGISTRY_TABLE
 from nemdash.store.rollup_specs import ROLLUP_TABLES
+from nemdash.store.sql import parquet_relation
 from nemdash.tables import TABLES
 
 log = logging.getLogger(__name__)
@@ -212,30 +213,5 @@ def _views() -> list[tuple[str, pa.Schema]]:
     return views
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _view_sql(name: str, files: list[str], schema: pa.Schema) -> str:
-    if files:
-        listing = ", ".join(_quote(f) for f in files)
-        return (
-            f"CREATE OR REPLACE VIEW {name} AS "
-            f"SELECT * FROM read_parquet([{listing}], hive_partitioning = false)"
-        )
-    columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
-    return f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} WHERE false"
-
-
-def _duck_type(kind: pa.DataType) -> str:
-    if pa.types.is_timestamp(kind):
-        return "TIMESTAMP"
-    if pa.types.is_floating(kind):
-        return "DOUBLE"
-    if pa.types.is_integer(kind):
-        return "BIGINT"
-    if pa.types.is_boolean(kind):
-        return "BOOLEAN"
-    if pa.types.is_date(kind):
-        return "DATE"
-    return "VARCHAR"
+    return f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {parquet_relation(files, schema)}"

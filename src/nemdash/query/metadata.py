@@ -64,6 +64,7 @@ from nemdash.query.resolution import (
 from nemdash.store.lake import LakeFile
 from nemdash.store.registry import REGISTRY_TABLE
 from nemdash.store.rollup_specs import GRAINS, ROLLUP_TABLES, ROOFTOP_FUEL, UNKNOWN, rollup_spec
+from nemdash.store.sql import parquet_relation
 from nemdash.tables import REGIONS, ROOFTOP_SUBREGIONS, TABLES
 
 log = logging.getLogger(__name__)
@@ -282,24 +283,8 @@ def scan(db: Database, table: str, low: datetime, high: datetime) -> str:
     ]
     if len(chosen) == len(files) and files:
         return table  # every file may hold rows: the view is the same relation
-    if not chosen:
-        schema = (TABLES.get(table) or ROLLUP_TABLES[table]).arrow_schema
-        columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
-        return f"(SELECT {columns} WHERE false)"
-    listing = ", ".join("'" + str(f.path).replace("'", "''") + "'" for f in chosen)
-    return f"read_parquet([{listing}])"
-
-
-def _duck_type(kind: pa.DataType) -> str:
-    if pa.types.is_timestamp(kind):
-        return "TIMESTAMP"
-    if pa.types.is_floating(kind):
-        return "DOUBLE"
-    if pa.types.is_integer(kind):
-        return "BIGINT"
-    if pa.types.is_date(kind):
-        return "DATE"
-    return "VARCHAR"
+    schema = (TABLES.get(table) or ROLLUP_TABLES[table]).arrow_schema
+    return parquet_relation([str(f.path) for f in chosen], schema)
 
 
 # -- running SQL ---------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ from nemdash.store.rollup_specs import (
     UNKNOWN,
     RollupSpec,
 )
+from nemdash.store.sql import parquet_relation
 from nemdash.tables import FIVE_MINUTE_SETTLEMENT_START, REGIONS, TABLES
 
 if TYPE_CHECKING:
@@ -342,24 +343,6 @@ FROM f GROUP BY 1, 2""",
 }
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _duck_type(kind: pa.DataType) -> str:
-    if pa.types.is_timestamp(kind):
-        return "TIMESTAMP"
-    if pa.types.is_floating(kind):
-        return "DOUBLE"
-    if pa.types.is_integer(kind):
-        return "BIGINT"
-    if pa.types.is_boolean(kind):
-        return "BOOLEAN"
-    if pa.types.is_date(kind):
-        return "DATE"
-    return "VARCHAR"
-
-
 def _overlaps(f: LakeFile, low: datetime, high: datetime) -> bool:
     """Whether a file may hold times in (low, high] (whole-table files always may)."""
     if f.min_time is None or f.max_time is None:
@@ -371,11 +354,7 @@ def _relation(snapshot: Snapshot, table: str, low: datetime, high: datetime) -> 
     """A subquery over the table's live files that may hold times in (low, high]."""
     schema = REGISTRY_SCHEMA if table == REGISTRY_TABLE else TABLES[table].arrow_schema
     files = [str(f.path) for f in snapshot.for_table(table) if _overlaps(f, low, high)]
-    if files:
-        listing = ", ".join(_quote(f) for f in files)
-        return f"(SELECT * FROM read_parquet([{listing}], hive_partitioning = false))"
-    columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
-    return f"(SELECT {columns} WHERE false)"
+    return parquet_relation(files, schema)
 
 
 def _sql(spec: RollupSpec, snapshot: Snapshot, low: datetime, high: datetime) -> str:
