@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import REPO
+# Not imported from conftest: tests/browser has a conftest of its own, and the name would clash.
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_generated_reference_docs_are_current() -> None:
