@@ -21,7 +21,6 @@ It prints a Markdown section; ``benchmarks/run.py`` puts it in docs/benchmarks.m
 from __future__ import annotations
 
 import argparse
-import io
 import shutil
 import statistics
 import sys
@@ -32,7 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from nemdash.collector.loop import Collector
 from nemdash.config import Settings
@@ -42,7 +40,7 @@ from nemdash.store.lake import Lake
 from nemdash.store.rollups import rebuild_rollups
 
 sys.path.insert(0, str(Path(__file__).parent))
-from parse_bench import COLUMNS, write_month
+from parse_bench import pandas_read, write_month
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "nemweb"
 LIVE_FILES = (
@@ -87,19 +85,7 @@ def pandas_ingest(zip_path: Path, out: Path, rows: int, *, times: bool) -> None:
     """The usual approach: pandas reads the D rows from the zip, then writes Parquet."""
     with zipfile.ZipFile(zip_path) as zf:
         data = zf.read(zf.namelist()[0])
-    frame = pd.read_csv(
-        io.BytesIO(data),
-        skiprows=2,
-        nrows=rows,
-        header=None,
-        names=COLUMNS,
-        usecols=COLUMNS[4:],
-        engine="c",
-    )
-    if times:
-        for column in ("settlementdate", "lastchanged"):
-            frame[column] = pd.to_datetime(frame[column], format="%Y/%m/%d %H:%M:%S")
-    frame.to_parquet(out, index=False)
+    pandas_read(data, rows, times=times).to_parquet(out, index=False)
 
 
 def duckdb_ingest(csv_path: Path, out: Path) -> None:
