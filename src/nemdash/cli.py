@@ -47,6 +47,10 @@ DataDir = Annotated[
         show_default=False,
     ),
 ]
+TableNames = Annotated[
+    list[str] | None,
+    typer.Option("--tables", "-t", help="Only these tables (repeat). Default: all."),
+]
 Verbose = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
 ]
@@ -59,6 +63,13 @@ def _settings(data_dir: Path | None, verbose: int = 0) -> Settings:
     if data_dir is not None:
         base = base.model_copy(update={"data_dir": data_dir})
     return base
+
+
+def _table_names(tables: list[str] | None) -> list[str] | None:
+    """The spec names of ``--tables`` (KeyError naming the known tables), None for all."""
+    from nemdash.tables import resolve
+
+    return [t.name for t in resolve(tables)] if tables else None
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -77,10 +88,7 @@ def ingest(
     paths: Annotated[
         list[Path], typer.Argument(help="AEMO files or folders: CSV, zip, zip of zips, MMSDM.")
     ],
-    tables: Annotated[
-        list[str] | None,
-        typer.Option("--tables", "-t", help="Keep only these tables (repeat). Default: all."),
-    ] = None,
+    tables: TableNames = None,
     data_dir: DataDir = None,
     verbose: Verbose = 0,
 ) -> None:
@@ -90,11 +98,10 @@ def ingest(
     from nemdash.store.ingest import find_sources, ingest_paths
     from nemdash.store.lake import Lake
     from nemdash.store.rollups import update_rollups
-    from nemdash.tables import resolve
 
     settings = _settings(data_dir, verbose)
     try:
-        keep = [t.name for t in resolve(tables)] if tables else None
+        keep = _table_names(tables)
         files = find_sources(paths)
         if not files:
             raise typer.BadParameter("no .zip or .csv files found in the given paths")
@@ -278,10 +285,7 @@ def backfill(
         str, typer.Option("--from", help="First day (YYYY-MM-DD, NEM time), inclusive.")
     ],
     end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD), inclusive.")],
-    tables: Annotated[
-        list[str] | None,
-        typer.Option("--tables", "-t", help="Only these tables (repeat). Default: all."),
-    ] = None,
+    tables: TableNames = None,
     data_dir: DataDir = None,
     verbose: Verbose = 0,
 ) -> None:
@@ -290,13 +294,12 @@ def backfill(
 
     from nemdash.collector.backfill import BackfillProgress
     from nemdash.collector.backfill import backfill as run_backfill
-    from nemdash.tables import resolve
 
     settings = _settings(data_dir, verbose)
     try:
         first = date.fromisoformat(start)
         last = date.fromisoformat(end)
-        keep = [t.name for t in resolve(tables)] if tables else None
+        keep = _table_names(tables)
     except (ValueError, KeyError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     if last < first:
