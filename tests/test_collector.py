@@ -17,10 +17,13 @@ from nemdash import tables
 from nemdash.collector.loop import (
     Collector,
     CycleReport,
+    FeedReport,
     collect,
     down_pause,
+    late_feeds,
     next_poll,
     state_key,
+    wake_time,
 )
 from nemdash.config import Settings
 from nemdash.errors import StoreBusy
@@ -252,6 +255,69 @@ def test_run_forever_polls_in_step_with_the_boundaries_when_up(settings: Setting
     finally:
         collector.close()
     assert stop.pauses == [25.0, 25.0]
+
+
+def nem_time(hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(2025, 12, 27, hour, minute, second, tzinfo=NEM_TZ)
+
+
+def cycle_with(**watermarks: datetime | None) -> CycleReport:
+    """A cycle report whose feeds ended with these watermarks."""
+    report = CycleReport(started=nem_time(0, 0))
+    for feed, mark in watermarks.items():
+        report.feeds[feed] = FeedReport(feed, watermark=mark)
+    return report
+
+
+def test_a_late_interval_is_polled_for_every_few_seconds_within_the_window() -> None:
+    paced = Settings(poll_delay=35, repoll_interval=10, repoll_window=150)
+    in_time = cycle_with(DispatchIS_Reports=nem_time(0, 5), Dispatch_SCADA=nem_time(0, 5))
+    late = cycle_with(DispatchIS_Reports=nem_time(0, 5), Dispatch_SCADA=nem_time(0, 0))
+    assert late_feeds(late, nem_time(0, 5)) == ["Dispatch_SCADA"]
+    # In time: the next regular poll, 35 s after the next boundary.
+    assert wake_time(in_time, nem_time(0, 5, 40), paced) == nem_time(0, 10, 35)
+    # Late: again in 10 s, while within 150 s of the boundary.
+    assert wake_time(late, nem_time(0, 5, 40), paced) == nem_time(0, 5, 50)
+    assert wake_time(late, nem_time(0, 7, 20), paced) == nem_time(0, 7, 30)
+    assert wake_time(late, nem_time(0, 7, 31), paced) == nem_time(0, 10, 35)
+    # Rooftop PV is half-hourly, and a feed NEMWEB would not list has its own backoff.
+    assert wake_time(
+        cycle_with(ROOFTOP_PV_ACTUAL=nem_time(0, 0)), nem_time(0, 5, 40), paced
+    ) == nem_time(0, 10, 35)
+    # A mirror on a fast clock: a fixed period.
+    every = paced.model_copy(update={"poll_every": 2.0})
+    assert wake_time(in_time, nem_time(0, 5, 40), every) == nem_time(0, 5, 42)
+    down = cycle_with(Dispatch_SCADA=None)
+    down.feeds["Dispatch_SCADA"].unavailable = True
+    assert wake_time(down, nem_time(0, 5, 40), paced) == nem_time(0, 10, 35)
+
+
+def test_run_forever_fetches_a_late_file_at_the_next_repoll(
+    settings: Settings, tree: Path, nemweb_root: Path
+) -> None:
+    (tree / SCADA_2025).unlink()  # AEMO is late with the 00:05 SCADA file
+    paced = settings.model_copy(update={"poll_delay": 35.0, "repoll_interval": 10.0})
+    lake = Lake(paced.paths)
+
+    class LateFile(CountingStop):
+        def wait(self, timeout: float | None = None) -> bool:
+            shutil.copyfile(nemweb_root / SCADA_2025, tree / SCADA_2025)  # ... and now it is in
+            return super().wait(timeout)
+
+    stop = LateFile(cycles=2)
+    reports: list[CycleReport] = []
+    collector = Collector(
+        paced,
+        lake,
+        feeds=("DispatchIS_Reports", "Dispatch_SCADA"),
+        clock=lambda: nem_time(0, 5, 40),
+    )
+    try:
+        collector.run_forever(stop, on_cycle=reports.append)
+    finally:
+        collector.close()
+    assert stop.pauses == [10.0, 295.0]
+    assert reports[1].feeds["Dispatch_SCADA"].ingested == [Path(SCADA_2025).name]
 
 
 def test_stop_during_a_cycle_ingests_what_was_fetched_and_the_rest_follows(

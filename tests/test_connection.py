@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -102,3 +104,31 @@ def test_only_one_select_is_read_only(sql: str) -> None:
 def test_selects_and_explain_are_allowed() -> None:
     for sql in ("SELECT 1", "WITH a AS (SELECT 1) SELECT * FROM a", "EXPLAIN SELECT 1"):
         check_read_only(sql)
+
+
+def test_close_closes_every_threads_cursor_and_a_later_query_reopens(db: Database) -> None:
+    # A cursor left for its own thread to destroy aborts the process when that happens during
+    # interpreter shutdown (duckdb/duckdb#13904): close() must close them all itself.
+    seen: list[object] = []
+
+    def work() -> None:
+        db.query("SELECT 1")
+        seen.append(db.cursor())
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    db.close()
+    with pytest.raises(duckdb.ConnectionException):
+        seen[0].execute("SELECT 1")  # type: ignore[attr-defined]
+    assert db.query("SELECT 42 AS x").table.column("x").to_pylist() == [42]
+
+
+def test_cursors_of_ended_threads_are_closed_not_kept(db: Database) -> None:
+    for _ in range(5):
+        thread = threading.Thread(target=lambda: db.query("SELECT 1"))
+        thread.start()
+        thread.join()
+    db.query("SELECT 1")
+    # The five ended threads' cursors were closed when this thread asked for its own.
+    assert len(db._cursors) == 1

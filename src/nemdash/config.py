@@ -59,6 +59,25 @@ class Settings(BaseSettings):
         description="Seconds after each 5-minute boundary before the collector polls NEMWEB "
         "(AEMO publishes about 20-40 s after the interval ends).",
     )
+    poll_every: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds between collector polls regardless of the 5-minute boundaries; 0 "
+        "(the default) follows AEMO's boundaries. For a mirror on an accelerated clock (the live "
+        "synthetic NEM, the soak benchmark), not for NEMWEB itself.",
+    )
+    repoll_interval: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds between polls while the newest interval of a 5-minute feed is late "
+        "(after the poll at `poll_delay`, for up to `repoll_window` seconds after the boundary).",
+    )
+    repoll_window: float = Field(
+        default=150.0,
+        ge=0,
+        description="Seconds after a 5-minute boundary during which a late interval is polled "
+        "for every `repoll_interval` seconds; after that, the next regular poll.",
+    )
     registry_url: str = Field(
         default=(
             "https://www.aemo.com.au/-/media/files/electricity/nem/participant_information/"

@@ -17,9 +17,11 @@ file that answers 404 has rolled off between listing and download: logged at inf
 again (NEM-FACTS.md: an old CURRENT file gone is a state, not an alarm).
 
 :meth:`Collector.run_forever` wakes ``settings.poll_delay`` seconds after each 5-minute boundary
-(AEMO publishes some 20-40 s after the interval ends), so a restart catches up at once from its
-watermark, backs off while NEMWEB is down (:func:`down_pause`), and returns promptly when its
-``stop`` event is set (the CLI sets it on SIGINT/SIGTERM).
+(AEMO publishes some 20-40 s after the interval ends); while the newest interval of a 5-minute
+feed is still missing it polls again every ``repoll_interval`` seconds (:func:`wake_time`), so a
+late file is in within seconds of appearing. A restart catches up at once from its watermark,
+backs off while NEMWEB is down (:func:`down_pause`), and returns promptly when its ``stop`` event
+is set (the CLI sets it on SIGINT/SIGTERM).
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ log = logging.getLogger(__name__)
 REISSUE_WINDOW = timedelta(hours=24)
 #: AEMO's publication step for the live feeds.
 POLL_PERIOD = nemtime.FIVE_MINUTES
+#: Feeds AEMO publishes every 5 minutes: a late interval of these is polled for again soon.
+FIVE_MINUTE_FEEDS = frozenset({"DispatchIS_Reports", "Dispatch_SCADA", "TradingIS_Reports"})
 #: Longest pause between polls while NEMWEB is down.
 MAX_DOWN_PAUSE = timedelta(minutes=30)
 
@@ -140,6 +144,40 @@ def next_poll(now: datetime, poll_delay: float) -> datetime:
     delay = timedelta(seconds=poll_delay)
     wake = nemtime.interval_ending(now - delay, 5) + delay
     return wake if wake > now else wake + POLL_PERIOD
+
+
+def late_feeds(report: CycleReport, boundary: datetime) -> list[str]:
+    """The 5-minute feeds whose interval ending at ``boundary`` was not in after ``report``.
+
+    A feed that could not be listed at all is not counted: NEMWEB being down has its own backoff.
+    """
+    return [
+        name
+        for name, feed in report.feeds.items()
+        if name in FIVE_MINUTE_FEEDS
+        and not feed.unavailable
+        and (feed.watermark is None or feed.watermark < boundary)
+    ]
+
+
+def wake_time(report: CycleReport | None, now: datetime, settings: Settings) -> datetime:
+    """When to poll next after a successful cycle: the regular poll, or sooner while late.
+
+    The regular poll is ``poll_delay`` after each boundary. If a 5-minute feed's interval ending
+    at the last boundary is still missing after it (AEMO is late), poll again every
+    ``repoll_interval`` seconds for up to ``repoll_window`` seconds after that boundary, so that a
+    late file is in within seconds of appearing rather than at the next regular poll. With
+    ``poll_every`` set, simply that many seconds on.
+    """
+    if settings.poll_every > 0:
+        return now + timedelta(seconds=settings.poll_every)
+    regular = next_poll(now, settings.poll_delay)
+    boundary = regular - POLL_PERIOD - timedelta(seconds=settings.poll_delay)
+    if report is None or not late_feeds(report, boundary):
+        return regular
+    if (now - boundary).total_seconds() >= settings.repoll_window:
+        return regular
+    return min(regular, now + timedelta(seconds=settings.repoll_interval))
 
 
 def down_pause(failures: int) -> timedelta:
@@ -233,6 +271,7 @@ class Collector:
         """Collect until ``stop`` is set: at once (catching up), then in step with AEMO."""
         failures = 0
         while not stop.is_set():
+            report: CycleReport | None = None
             try:
                 report = self.run_cycle(stop)
             except TransientError as exc:  # StoreBusy: another writer; NEMWEB trouble mid-cycle
@@ -243,11 +282,14 @@ class Collector:
                 if on_cycle is not None:
                     on_cycle(report)
             now = self.clock()
-            if failures:
+            if failures and self.settings.poll_every > 0:
+                wake = now + timedelta(seconds=self.settings.poll_every)  # a mirror: no backoff
+                log.warning("NEMWEB unreachable or store busy; next try at %s", wake)
+            elif failures:
                 wake = next_poll(now + down_pause(failures) - POLL_PERIOD, self.settings.poll_delay)
                 log.warning("NEMWEB unreachable or store busy; next try at %s", wake)
             else:
-                wake = next_poll(now, self.settings.poll_delay)
+                wake = wake_time(report, now, self.settings)
             stop.wait(max(0.0, (wake - now).total_seconds()))
         log.info("collector stopped")
 

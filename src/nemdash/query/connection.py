@@ -51,6 +51,10 @@ class QueryResult:
     elapsed: float
 
 
+#: Cursors that could not be closed, kept so that no ending thread destroys them (see close).
+_UNCLOSED: list[duckdb.DuckDBPyConnection] = []
+
+
 class Database:
     """The process's DuckDB handle over one data directory."""
 
@@ -59,6 +63,9 @@ class Database:
         self.lake = lake if lake is not None else Lake(settings.paths)
         self._lock = threading.Lock()
         self._local = threading.local()
+        # Every thread's cursor with its thread, held here so that a cursor is never destroyed by
+        # its own thread as it ends (see close); those of ended threads are closed as others come.
+        self._cursors: list[tuple[threading.Thread, duckdb.DuckDBPyConnection]] = []
         self._con: duckdb.DuckDBPyConnection | None = None
         self._pid = -1
         self._view_version = -1
@@ -81,6 +88,7 @@ class Database:
                 self._pid = os.getpid()
                 self._view_version = -1
                 self._local = threading.local()
+                self._cursors = []
             return self._con
 
     @property
@@ -127,6 +135,12 @@ class Database:
         if cur is None:
             cur = con.cursor()
             self._local.cursor = cur
+            with self._lock:
+                ended = [(t, c) for t, c in self._cursors if not t.is_alive()]
+                for _thread, old in ended:
+                    old.close()
+                self._cursors = [(t, c) for t, c in self._cursors if t.is_alive()]
+                self._cursors.append((threading.current_thread(), cur))
         return cur
 
     def query(
@@ -179,10 +193,24 @@ class Database:
         return self.query(sql, **kwargs)
 
     def close(self) -> None:
-        """Close the connection (a later call reopens it)."""
+        """Close every thread's cursor and the connection (a later call reopens it).
+
+        The cursors are closed and released here, on the calling thread: a cursor left to its
+        thread's end is destroyed by that thread, and when that happens while the interpreter
+        shuts down DuckDB aborts the process (duckdb/duckdb#13904).
+        """
         with self._lock:
-            if self._con is not None and self._pid == os.getpid():
-                self._con.close()
+            if self._pid == os.getpid():
+                for thread, cur in self._cursors:
+                    try:
+                        cur.close()
+                    except duckdb.Error as exc:  # still running a query on its thread
+                        log.warning("cursor of %s not closed: %s", thread.name, exc)
+                        _UNCLOSED.append(cur)  # destroyed at exit, by the main thread
+                if self._con is not None:
+                    self._con.close()
+            self._cursors = []
+            self._local = threading.local()
             self._con = None
             self._view_version = -1
 
