@@ -6,8 +6,10 @@ store built in a temporary folder) with ``nemdash serve --no-collect`` (one work
 
 * **cached series endpoints**: ``wrk`` with 32 connections for ``--seconds`` on each of a few
   series URLs (the second request onwards is served from the rendered-response cache): req/s,
-  p50 and p99 latency; and, as the baseline in the same run, the same server's cheapest route
-  (``/api/v1/metadata/regions``), which shows the framework's own ceiling on this machine;
+  p50 and p99 latency, with ``Accept-Encoding: gzip`` as a browser sends it; and, as the baseline
+  in the same run, a bare ASGI app on the same uvicorn (httptools, uvloop, one worker) answering
+  two bytes: the ceiling of the server stack itself on this machine, against which each
+  endpoint's rate is given as a share;
 * **uncached one-week generation mix**: distinct weeks (so every request misses every cache),
   4 concurrent clients: req/s and p95.
 
@@ -36,6 +38,40 @@ from nemdash.config import Settings
 from nemdash.query.connection import Database
 from nemdash.query.hotset import preset_range
 
+GZIP = "Accept-Encoding: gzip"
+#: The baseline: the least an ASGI app can do, served by the same uvicorn as nemdash.
+BARE_APP = """
+import sys
+import uvicorn
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def bare_floor(seconds: int) -> tuple[float, str, str]:
+    """wrk against a bare ASGI app on the same uvicorn: the stack's own ceiling."""
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        return wrk(f"http://127.0.0.1:{port}/", seconds)
+    finally:
+        bare.terminate()
+        bare.wait(timeout=30)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -46,7 +82,7 @@ def free_port() -> int:
 def wrk(url: str, seconds: int, connections: int = 32) -> tuple[float, str, str]:
     """Requests/s, p50 and p99 of ``wrk`` against ``url``."""
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", GZIP, url],
         capture_output=True,
         text=True,
         check=True,
@@ -114,8 +150,9 @@ def main() -> None:
             "NEM generation mix, 1 year": (
                 f"{base_url}/generation/mix?start={q(year[0])}&end={q(year[1])}"
             ),
-            "baseline: metadata/regions": f"{base_url}/metadata/regions",
+            "metadata/regions": f"{base_url}/metadata/regions",
         }
+        floor, floor_p50, floor_p99 = bare_floor(args.seconds)
         lines = [
             "## API (issue 6): one server process, loopback, 32 connections",
             "",
@@ -123,13 +160,17 @@ def main() -> None:
             "uvicorn with httptools and uvloop. Command: `.venv/bin/python benchmarks/api_bench.py`"
             " (wrk -t2 -c32).",
             "",
-            "| endpoint (cached after the first request) | req/s | p50 | p99 |",
-            "|---|---:|---:|---:|",
+            "| endpoint (cached after the first request) | req/s | p50 | p99 | of the floor |",
+            "|---|---:|---:|---:|---:|",
         ]
         for label, url in urls.items():
             httpx.get(url, timeout=60).raise_for_status()  # warm the caches
             rate, p50, p99 = wrk(url, args.seconds)
-            lines.append(f"| {label} | {rate:,.0f} | {p50} | {p99} |")
+            lines.append(f"| {label} | {rate:,.0f} | {p50} | {p99} | {rate / floor:.0%} |")
+        lines.append(
+            f"| baseline: a bare ASGI app on the same uvicorn | {floor:,.0f} | {floor_p50} | "
+            f"{floor_p99} | 100% |"
+        )
         # Uncached: every request a different week, so no cache layer can answer it.
         starts = [week[0] - timedelta(days=7 * (i + 1)) for i in range(args.uncached)]
 

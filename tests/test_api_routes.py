@@ -388,6 +388,47 @@ def test_a_repeated_request_with_its_etag_gets_a_304(client: httpx.Client) -> No
     assert other.headers["etag"] != etag
 
 
+def test_a_repeated_request_line_is_answered_by_the_fast_path_with_the_same_bytes(
+    store: Path, tmp_path: Path
+) -> None:
+    private = copy_store(store, tmp_path / "store")
+    params = {**DAY, "resolution": "5m"}
+    with running(server_settings(private)) as (server, http):
+        responses = server.app.state.runtime.responses
+        first = http.get("/api/v1/prices/series", params=params)
+        assert responses.fast_answers == 0
+        again = http.get("/api/v1/prices/series", params=params)
+        assert responses.fast_answers == 1
+        assert again.status_code == 200
+        assert again.content == first.content
+        for name in ("etag", "cache-control", "vary", "content-type", "x-nemdash-store-version"):
+            assert again.headers[name] == first.headers[name]
+        assert again.headers["content-encoding"] == first.headers["content-encoding"] == "gzip"
+        plain = http.get("/api/v1/prices/series", params=params, headers={"Accept-Encoding": ""})
+        assert "content-encoding" not in plain.headers
+        assert plain.content == first.content
+        revalidated = http.get(
+            "/api/v1/prices/series", params=params, headers={"If-None-Match": first.headers["etag"]}
+        )
+        assert revalidated.status_code == 304
+        assert responses.fast_answers == 3
+        # A new store version: the fast path steps aside and the application answers anew.
+        with Lake(server_settings(private).paths).writer() as writer:
+            writer.publish({}, [])
+
+        def moved() -> bool:
+            answer = http.get(
+                "/api/v1/prices/series",
+                params=params,
+                headers={"If-None-Match": first.headers["etag"]},
+            )
+            return answer.status_code == 200
+
+        assert wait_for(moved, timeout=10)
+        newer = http.get("/api/v1/prices/series", params=params)
+        assert newer.headers["etag"] != first.headers["etag"]
+
+
 def test_a_new_store_version_changes_the_etag(store: Path, tmp_path: Path) -> None:
     private = copy_store(store, tmp_path / "store")
     with running(server_settings(private)) as (_server, http):

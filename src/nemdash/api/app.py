@@ -24,7 +24,7 @@ from fastapi.responses import RedirectResponse
 import nemdash
 from nemdash.api.deps import ALLOWED_VALUES, Runtime, require_token
 from nemdash.api.errors import install_error_handlers
-from nemdash.api.responses import GZIP_LEVEL, GZIP_MINIMUM
+from nemdash.api.responses import GZIP_LEVEL, GZIP_MINIMUM, FastPath
 from nemdash.api.routes import (
     analysis,
     generation,
@@ -122,6 +122,17 @@ def create_app(
             expose_headers=["ETag", "X-Nemdash-Store-Version", "X-Nemdash-Synthetic"],
             max_age=600,
         )
-    # Added last, so outermost: it compresses whatever the rest answers (errors, status).
+    # Added after the others, so outside them: it compresses whatever the rest answers (errors,
+    # status); answers already gzipped pass through.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=GZIP_LEVEL)
+    if not origins and not runtime.tokens.enabled:
+        # Outermost: a repeated request line is answered before anything else runs.
+        app.add_middleware(
+            FastPath,
+            prefix=API_PREFIX + "/",
+            cache=runtime.responses,
+            caching=runtime.caching,
+            state=runtime.store_state,
+            skip=(API_PREFIX + "/status",),
+        )
     return app

@@ -14,14 +14,17 @@ A data answer depends only on the request (path and query) and the data in the s
   (``api_response_cache_bytes``), keyed like the ETag, so a repeated request costs a dictionary
   lookup: no query, no rendering, no compression. It is emptied when the store version moves.
 
-Bodies of 500 bytes or more are gzipped here once (level 6) when the client accepts gzip; the
+A request line answered before at the current store tag is answered by :class:`FastPath`, an
+ASGI middleware in front of the application, from the same cache (same bytes and headers), without
+routing, validation or dependency injection: about three times the requests per second.
+
+Bodies of 500 bytes or more are gzipped here once (ISA-L, level 1) when the client accepts it; the
 ``GZipMiddleware`` passes an answer that already has a ``Content-Encoding`` through untouched and
 compresses the rest (errors, status).
 """
 
 from __future__ import annotations
 
-import gzip
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,10 +32,12 @@ from datetime import datetime
 from typing import Final
 
 import pyarrow as pa
+from isal import igzip
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nemdash import nemtime
 from nemdash.api.formats import (
@@ -51,10 +56,13 @@ log = logging.getLogger(__name__)
 
 #: Smallest body worth gzipping (as Starlette's GZipMiddleware).
 GZIP_MINIMUM: Final = 500
-#: gzip level: 6 costs a third of level 9's time for nearly the same size.
-GZIP_LEVEL: Final = 6
+#: gzip level of ISA-L's igzip: its level 1 is ~6x faster than zlib's level 6 (17 vs 97 ms for a
+#: 5 MB week of generation mix) for a body ~2 % larger; any gzip reader reads it.
+GZIP_LEVEL: Final = 1
 #: Seconds a rendered response stays cached at most (the store version moves it on anyway).
 RESPONSE_TTL: Final = 3600.0
+#: Most request lines the fast path remembers (each a few hundred bytes).
+MAX_ALIASES: Final = 20_000
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,7 @@ class Rendered:
     @classmethod
     def of(cls, body: bytes, media_type: str, headers: Mapping[str, str] | None = None) -> Rendered:
         """A rendered body, gzipped once if it is big enough to gain from it."""
-        packed = gzip.compress(body, GZIP_LEVEL, mtime=0) if len(body) >= GZIP_MINIMUM else None
+        packed = igzip.compress(body, GZIP_LEVEL, mtime=0) if len(body) >= GZIP_MINIMUM else None
         return cls(body, media_type, packed, tuple((headers or {}).items()))
 
 
@@ -104,8 +112,21 @@ class ResponseCache:
     max_bytes: int
     memory: MemoryCache = field(init=False)
 
+    aliases: dict[tuple[str, bytes], tuple[CacheKey, str]] = field(init=False)
+    """(path, raw query string) -> (key, ETag) of answers rendered: the fast path's index."""
+
+    fast_answers: int = field(init=False, default=0)
+    """Requests :class:`FastPath` answered (200 or 304)."""
+
     def __post_init__(self) -> None:
         self.memory = MemoryCache(self.max_bytes, RESPONSE_TTL)
+        self.aliases = {}
+
+    def alias(self, path: str, query: bytes, key: CacheKey, etag: str) -> None:
+        """Remember that this exact request line is answered by ``key`` (see :class:`FastPath`)."""
+        if len(self.aliases) >= MAX_ALIASES:
+            self.aliases = {}  # a crude bound: rebuilt by the next requests
+        self.aliases[(path, query)] = (key, etag)
 
     def get(self, key: CacheKey) -> Rendered | None:
         """The rendered response of ``key``, or None."""
@@ -118,6 +139,7 @@ class ResponseCache:
 
     def clear(self) -> int:
         """Forget every response (the store version moved on); returns how many."""
+        self.aliases = {}
         return self.memory.clear()
 
     def stats(self) -> CacheLayerStatus:
@@ -176,9 +198,12 @@ class HttpCaching:
         }
 
 
-def _send(request: Request, rendered: Rendered, headers: dict[str, str]) -> Response:
+def _accepts_gzip(accept_encoding: str | None) -> bool:
+    return "gzip" in (accept_encoding or "").lower()
+
+
+def _send(accepts_gzip: bool, rendered: Rendered, headers: dict[str, str]) -> Response:
     all_headers = {**dict(rendered.headers), **headers}
-    accepts_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
     if rendered.gzipped is not None and accepts_gzip:
         all_headers["Content-Encoding"] = "gzip"
         return Response(rendered.gzipped, media_type=rendered.media_type, headers=all_headers)
@@ -253,9 +278,86 @@ async def respond(
     if rendered is None:
         rendered = await run_in_threadpool(render)
         cache.put(key, rendered)
-    return _send(request, rendered, headers)
+    cache.alias(request.url.path, request.scope.get("query_string", b""), key, etag)
+    return _send(_accepts_gzip(request.headers.get("accept-encoding")), rendered, headers)
 
 
 def render_model(model: BaseModel) -> Rendered:
     """A pydantic answer as JSON."""
     return Rendered.of(model.model_dump_json().encode(), MEDIA_TYPES[Format.json])
+
+
+class FastPath:
+    """ASGI middleware: answer a repeated API request from the rendered-response cache at once.
+
+    A request line (path and raw query string) that was answered before at the current store
+    tag is served here, before routing, parameter validation and dependency injection: the same
+    bytes, ETag and headers as :func:`respond` sends (or its 304), at a fraction of the cost.
+    Anything else (a new request line, a new store version, a POST) goes through the
+    application as usual, which fills the index.
+    ``state()`` gives the current :class:`StoreState`; the app installs this only when no bearer
+    token and no CORS origin is configured (both need headers the application adds).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        prefix: str,
+        cache: ResponseCache,
+        caching: HttpCaching,
+        state: Callable[[], StoreState],
+        skip: tuple[str, ...] = (),
+    ) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.cache = cache
+        self.caching = caching
+        self.state = state
+        self.skip = skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path: str = scope["path"]
+            wanted = path.startswith(self.prefix) and not path.startswith(self.skip)
+            if wanted and await self._answer(scope, send, path):
+                self.cache.fast_answers += 1
+                return
+        await self.app(scope, receive, send)
+
+    async def _answer(self, scope: Scope, send: Send, path: str) -> bool:
+        """Send the cached answer of this request line, if there is one; True if sent."""
+        found = self.cache.aliases.get((path, scope.get("query_string", b"")))
+        if found is None:
+            return False
+        key, etag = found
+        state = self.state()
+        if key.tag != state.tag:
+            return False
+        request_headers = dict(scope["headers"])
+        headers = self.caching.headers(etag, state)
+        if _matches(_text(request_headers.get(b"if-none-match")), etag):
+            await _send_raw(send, _not_modified(headers))
+            return True
+        rendered = self.cache.get(key)
+        if rendered is None:
+            return False
+        accepts = _accepts_gzip(_text(request_headers.get(b"accept-encoding")))
+        await _send_raw(send, _send(accepts, rendered, headers))
+        return True
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
+
+
+async def _send_raw(send: Send, response: Response) -> None:
+    """Send a finished :class:`Response` (body in memory) without a request object."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": response.raw_headers,
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
