@@ -201,6 +201,22 @@ def test_five_minute_mix_averages_to_the_thirty_minute_mix(db: Database) -> None
         assert row["rrp"] == pytest.approx(statistics.fmean(p["rrp"] for p in parts))
 
 
+def test_five_minute_mix_is_each_intervals_fleet_with_its_half_hours_rooftop(
+    db: Database, inputs: Inputs
+) -> None:
+    end = DAY1 + timedelta(hours=12, minutes=30)
+    table = generation_mix(db, start=aware(end - HALF_HOUR), end=aware(end), resolution="5m")
+    for t in six(end):
+        got = series(table.to_pylist(), t)
+        assert got["coal_black"]["mw"] == pytest.approx(fleet(inputs, "coal_black", t))
+        assert got["coal_black"]["energy_mwh"] == pytest.approx(
+            fleet(inputs, "coal_black", t) * HOURS
+        )
+        # Rooftop PV is half-hourly: each interval carries the half hour's value.
+        assert got["rooftop_solar"]["mw"] == pytest.approx(rooftop(inputs, end))
+        assert got["battery_charging"]["mw"] == pytest.approx(min(inputs.scada["HPR1", t], 0))
+
+
 def test_nem_is_the_sum_of_the_regions(db: Database) -> None:
     span = {"start": aware(DAY1), "end": aware(DAY2 + DAY), "resolution": "day"}
     nem = generation_mix(db, **span)  # type: ignore[arg-type]

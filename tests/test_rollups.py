@@ -9,6 +9,7 @@ code under test.
 from __future__ import annotations
 
 import math
+import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -33,7 +34,9 @@ from nemdash.store.registry import REGISTRY_SCHEMA, REGISTRY_TABLE, build_regist
 from nemdash.store.rollup_specs import ROLLUP_TABLES, rollup_spec
 from nemdash.store.rollups import (
     BASE_VERSION_KEY,
+    TABLES_KEY,
     bucket_end,
+    built_tables,
     rebuild_registry_rollups,
     rebuild_rollups,
     update_rollups,
@@ -207,7 +210,14 @@ def test_bucket_ends_are_period_ending(interval: datetime, grain: str, expected:
 
 def test_every_rollup_is_keyed_by_its_bucket_end() -> None:
     assert sorted(ROLLUP_TABLES) == sorted(
-        f"{f}_{g}" for f in ("price", "unit", "fuel", "interconnector") for g in ("30m", "day")
+        [
+            *(
+                f"{f}_{g}"
+                for f in ("price", "unit", "fuel", "interconnector")
+                for g in ("30m", "day")
+            ),
+            "fuel_5m",
+        ]
     )
     for spec in ROLLUP_TABLES.values():
         assert spec.primary_key[0] == spec.time_column == "bucket_end"
@@ -687,6 +697,19 @@ def test_rooftop_uses_regions_only_and_prefers_measurement(lake: Lake, writer: L
     assert solar["TAS1"]["mw_sum"] == 40.0
     day = row(lake, "fuel_day", regionid="QLD1", fuel="rooftop_solar")
     assert (day["mw_count"], day["expected"]) == (1, 48)
+    # At 5 minutes each interval of the half hour carries its value, at the interval's price.
+    fine = [
+        r
+        for r in contents(lake, "fuel_5m").to_pylist()
+        if r["fuel"] == "rooftop_solar" and r["regionid"] == "QLD1"
+    ]
+    assert [r["bucket_end"] for r in fine] == [
+        h - timedelta(minutes=25) + i * FIVE for i in range(6)
+    ]
+    for i, r in enumerate(fine):
+        assert (r["mw_sum"], r["mw_count"], r["expected"]) == (2800.996, 1, 1)
+        assert r["energy_mwh"] == pytest.approx(2800.996 * 5 / 60)
+        assert r["revenue"] == pytest.approx(2800.996 * 5 / 60 * 10.0 * (i + 1))
 
 
 def test_real_rooftop_file_keeps_regions_only(
@@ -765,6 +788,25 @@ def test_update_without_state_rebuilds_everything(lake: Lake, writer: LakeWriter
     report = update_rollups(writer, None, {})
     assert "price" in report.rebuilt
     assert row(lake, "price_30m", regionid="NSW1")["rrp_sum"] == 10.0
+
+
+def test_a_rollup_table_new_to_an_older_store_is_built_by_the_next_update(
+    lake: Lake, writer: LakeWriter
+) -> None:
+    t0 = datetime(2024, 3, 1, 14, 5)
+    publish(writer, unit_scada=[scada(t0, "BW01", 600.0)])
+    rebuild_rollups(writer)
+    assert built_tables(lake) == set(ROLLUP_TABLES)
+    # A store from before fuel_5m: no such files, no tables key.
+    partitions = {(f.table, f.partition) for f in lake.live_files("fuel_5m")}
+    writer.publish({}, [], replace=partitions, state={TABLES_KEY: ""})
+    with sqlite3.connect(lake.paths.state_db) as con:
+        con.execute("DELETE FROM state WHERE key = ?", (TABLES_KEY,))
+    assert contents(lake, "fuel_5m").num_rows == 0
+    assert "fuel_5m" not in built_tables(lake)
+    update_rollups(writer, None, {})
+    assert [r["mw_sum"] for r in contents(lake, "fuel_5m").to_pylist()] == [600.0]
+    assert built_tables(lake) == set(ROLLUP_TABLES)
 
 
 def test_update_refuses_an_unknown_table(writer: LakeWriter) -> None:

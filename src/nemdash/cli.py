@@ -405,7 +405,7 @@ def rollup(
     data_dir: DataDir = None,
     verbose: Verbose = 0,
 ) -> None:
-    """Bring the 30-minute and daily rollups up to date (or rebuild them) from the lake."""
+    """Bring the rollups up to date (building any table new to this store), or rebuild them."""
     from rich.progress import Progress
 
     from nemdash.store.lake import Lake

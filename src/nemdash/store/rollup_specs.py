@@ -7,6 +7,11 @@ their schemas without importing the code that computes them.
 
 Grains (times are naive NEM time, UTC+10, period-ending, like every time in the lake):
 
+* ``5m`` (the ``fuel`` family only): one row per 5-minute interval, region and fuel, so that a
+  5-minute generation mix reads ~40 rows an interval instead of ~500 units' SCADA. Rooftop PV,
+  half-hourly, gives each 5-minute interval the value of the half hour it is in (the half hour
+  ending 14:30 for the intervals ending 14:05 .. 14:30), as the 5-minute chart draws it.
+
 * ``30m``: the bucket ending 14:30 (``bucket_end``) holds the six 5-minute intervals ending
   14:05 .. 14:30, and the half-hourly rooftop PV value ending 14:30.
 * ``day``: a calendar day, the 288 intervals ending 00:05 .. 24:00 (the next day's 00:00).
@@ -37,11 +42,19 @@ DATE = pa.date32()
 #: The rollup families, each with a ``30m`` and a ``day`` table named ``<family>_<grain>``.
 FAMILIES: Final = ("price", "unit", "fuel", "interconnector")
 #: The grains and their bucket length.
-GRAINS: Final = {"30m": timedelta(minutes=30), "day": timedelta(days=1)}
+GRAINS: Final = {
+    "5m": timedelta(minutes=5),
+    "30m": timedelta(minutes=30),
+    "day": timedelta(days=1),
+}
+#: Families also kept at the ``5m`` grain: the fleet per region and fuel (``fuel_5m``), which a
+#: 5-minute generation mix would otherwise sum from ~500 units' SCADA rows per interval.
+FIVE_MINUTE_FAMILIES: Final = ("fuel",)
 #: 5-minute intervals a bucket should hold, per grain.
-EXPECTED_5MIN: Final = {"30m": 6, "day": 288}
-#: Half-hourly (rooftop PV) values a bucket should hold, per grain.
-EXPECTED_30MIN: Final = {"30m": 1, "day": 48}
+EXPECTED_5MIN: Final = {"5m": 1, "30m": 6, "day": 288}
+#: Half-hourly (rooftop PV) values a bucket should hold, per grain (a 5-minute bucket carries the
+#: value of the half hour it is in).
+EXPECTED_30MIN: Final = {"5m": 1, "30m": 1, "day": 48}
 #: Fuel of rooftop PV in the fuel rollups (``rooftop_pv`` regions, never its sub-regions).
 ROOFTOP_FUEL: Final = "rooftop_solar"
 #: Region and fuel of units the DUID registry does not know (or knows without a region).
@@ -200,7 +213,7 @@ _FAMILY = {
 def _spec(family: str, grain: str) -> RollupSpec:
     keys, key_columns, measures, inputs, what = _FAMILY[family]
     name = f"{family}_{grain}"
-    bucket = "half hour" if grain == "30m" else "calendar day"
+    bucket = {"5m": "5-minute interval", "30m": "half hour", "day": "calendar day"}[grain]
     return RollupSpec(
         name=name,
         report="NEMDASH",
@@ -220,7 +233,10 @@ def _spec(family: str, grain: str) -> RollupSpec:
 
 #: Every rollup table by name (``price_30m``, ``price_day``, ``unit_30m`` ...).
 ROLLUP_TABLES: Final[dict[str, RollupSpec]] = {
-    spec.name: spec for spec in (_spec(f, g) for f in FAMILIES for g in GRAINS)
+    spec.name: spec
+    for spec in (
+        _spec(f, g) for f in FAMILIES for g in GRAINS if g != "5m" or f in FIVE_MINUTE_FAMILIES
+    )
 }
 
 

@@ -104,6 +104,11 @@ log = logging.getLogger(__name__)
 BASE_VERSION_KEY: Final = "rollups.base_version"
 #: State key: the ``added_version`` of the registry file the unit and fuel rollups used (0: none).
 REGISTRY_VERSION_KEY: Final = "rollups.registry_version"
+#: State key: the rollup tables built so far (comma-separated), so that a table added by a newer
+#: nemdash is built from the lake by the next update.
+TABLES_KEY: Final = "rollups.tables"
+#: The tables of stores written before :data:`TABLES_KEY` existed.
+_TABLES_BEFORE_KEY: Final = frozenset(n for n in ROLLUP_TABLES if not n.endswith("_5m"))
 #: Families that depend on the DUID registry (rebuilt whole when it changes).
 REGISTRY_FAMILIES: Final = ("unit", "fuel")
 
@@ -112,6 +117,10 @@ ProgressCallback = Callable[[int, int, str], None]
 
 _FIVE_MINUTE_HOURS: Final = 5 / 60
 _HALF_HOUR_HOURS: Final = 0.5
+#: Tables the rollups' prices come from.
+_PRICE_TABLES: Final = ("trading_price", "dispatch_price")
+#: A half hour (rooftop PV values are half-hourly).
+_HALF_HOUR: Final = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,18 @@ def _split_by_month(
         start = end + step
 
 
+def _reach(spec: RollupSpec, table: str) -> timedelta:
+    """How far before a changed row's time the buckets it feeds may end (see ``_sql``).
+
+    A 5-minute fleet row carries the rooftop PV value of the half hour it is in, and before
+    5-minute settlement its price is that half hour's: a changed half hour ending 14:30 changes
+    the intervals ending 14:05 .. 14:30.
+    """
+    if spec.grain == "5m" and table in ("rooftop_pv", *_PRICE_TABLES):
+        return _HALF_HOUR - GRAINS["5m"]
+    return timedelta(0)
+
+
 def _merge_ranges(
     ranges: Iterable[tuple[datetime, datetime]], step: timedelta
 ) -> list[tuple[datetime, datetime]]:
@@ -203,11 +224,11 @@ def _price_time(x: str) -> str:
 _PRICE_CTES = """
 tp AS (
     SELECT settlementdate AS pt, regionid, rrp FROM {trading_price}
-    WHERE settlementdate > $lo AND settlementdate <= $hi AND rrp IS NOT NULL
+    WHERE settlementdate > {price_lo} AND settlementdate <= {price_hi} AND rrp IS NOT NULL
 ),
 dp AS (
     SELECT {dp_time} AS pt, regionid, avg(rrp) AS rrp FROM {dispatch_price}
-    WHERE intervention = 0 AND settlementdate > $lo AND settlementdate <= $hi
+    WHERE intervention = 0 AND settlementdate > {price_lo} AND settlementdate <= {price_hi}
       AND rrp IS NOT NULL
     GROUP BY 1, 2
 ),
@@ -222,6 +243,59 @@ s AS (
     SELECT settlementdate AS t, duid, scadavalue FROM {unit_scada}
     WHERE settlementdate > $lo AND settlementdate <= $hi
 )"""
+
+#: Rooftop PV's half-hourly values as rows of the fleet (``t``, ``regionid``, ``mw``, ``rrp``...).
+_ROOF = """
+roof AS (
+    SELECT interval_datetime AS h, regionid,
+        arg_min(power, CASE type WHEN 'MEASUREMENT' THEN 0 WHEN 'SATELLITE' THEN 1 ELSE 2 END)
+            AS mw
+    FROM {rooftop_pv}
+    WHERE interval_datetime > $lo AND interval_datetime <= {roof_high} AND power IS NOT NULL
+      AND list_contains($regions, regionid)
+    GROUP BY 1, 2
+)"""
+_ROOFTOP_COLUMNS = """$rooftop_fuel AS fuel, {hours} AS hours, $rooftop_expected AS expected, r.mw,
+        greatest(r.mw, 0) AS mw_pos, least(r.mw, 0) AS mw_neg,
+        r.mw * r.rrp AS mw_rrp, greatest(r.mw, 0) * r.rrp AS mw_pos_rrp,
+        least(r.mw, 0) * r.rrp AS mw_neg_rrp,
+        CAST(NULL AS DOUBLE) AS capacity, CAST(NULL AS DOUBLE) AS running_capacity"""
+#: At the 30-minute and daily grains: each half hour once, priced at the half hour's mean price.
+_ROOFTOP_HALF_HOURS = (
+    _ROOF
+    + """,
+half_hour_price AS (SELECT {pt_half_hour} AS h, regionid, avg(rrp) AS rrp FROM price GROUP BY 1, 2),
+rooftop AS (
+    SELECT r.t, r.regionid, """
+    + _ROOFTOP_COLUMNS.format(hours="$rooftop_hours")
+    + """
+    FROM (
+        SELECT roof.h AS t, roof.regionid, roof.mw, hp.rrp
+        FROM roof LEFT JOIN half_hour_price hp ON hp.h = roof.h AND hp.regionid = roof.regionid
+    ) r
+)"""
+)
+#: At the 5-minute grain: each 5-minute interval carries its half hour's value (the half hour
+#: ending 14:30 for the intervals ending 14:05 .. 14:30), priced at the interval's own price.
+_ROOFTOP_INTERVALS = (
+    _ROOF
+    + """,
+roof5 AS (
+    SELECT unnest(generate_series(h - INTERVAL 25 MINUTE, h, INTERVAL 5 MINUTE)) AS t, regionid, mw
+    FROM roof
+),
+rooftop AS (
+    SELECT r.t, r.regionid, """
+    + _ROOFTOP_COLUMNS.format(hours="$hours")
+    + """
+    FROM (
+        SELECT roof5.t, roof5.regionid, roof5.mw, price.rrp
+        FROM roof5 LEFT JOIN price
+          ON price.regionid = roof5.regionid AND price.pt = {roof_time}
+        WHERE roof5.t > $lo AND roof5.t <= $hi
+    ) r
+)"""
+)
 
 _SQL: Final[dict[str, str]] = {
     "price": """
@@ -293,25 +367,7 @@ fleet AS (
         sum(capacity) AS capacity, sum(capacity) FILTER (WHERE mw > 0) AS running_capacity
     FROM u GROUP BY 1, 2, 3
 ),
-roof AS (
-    SELECT interval_datetime AS t, regionid,
-        arg_min(power, CASE type WHEN 'MEASUREMENT' THEN 0 WHEN 'SATELLITE' THEN 1 ELSE 2 END)
-            AS mw
-    FROM {rooftop_pv}
-    WHERE interval_datetime > $lo AND interval_datetime <= $hi AND power IS NOT NULL
-      AND list_contains($regions, regionid)
-    GROUP BY 1, 2
-),
-half_hour_price AS (SELECT {pt_half_hour} AS h, regionid, avg(rrp) AS rrp FROM price GROUP BY 1, 2),
-rooftop AS (
-    SELECT roof.t, roof.regionid, $rooftop_fuel AS fuel, $rooftop_hours AS hours,
-        $rooftop_expected AS expected, roof.mw,
-        greatest(roof.mw, 0) AS mw_pos, least(roof.mw, 0) AS mw_neg,
-        roof.mw * hp.rrp AS mw_rrp, greatest(roof.mw, 0) * hp.rrp AS mw_pos_rrp,
-        least(roof.mw, 0) * hp.rrp AS mw_neg_rrp,
-        CAST(NULL AS DOUBLE) AS capacity, CAST(NULL AS DOUBLE) AS running_capacity
-    FROM roof LEFT JOIN half_hour_price hp ON hp.h = roof.t AND hp.regionid = roof.regionid
-),
+{rooftop},
 combined AS (SELECT * FROM fleet UNION ALL BY NAME SELECT * FROM rooftop)
 SELECT {bucket} AS bucket_end, regionid, fuel, max(expected) AS expected,
     sum(mw) AS mw_sum, count(mw) AS mw_count, min(mw) AS mw_min, max(mw) AS mw_max,
@@ -359,21 +415,38 @@ def _relation(snapshot: Snapshot, table: str, low: datetime, high: datetime) -> 
 
 def _sql(spec: RollupSpec, snapshot: Snapshot, low: datetime, high: datetime) -> str:
     """The query computing ``spec``'s buckets from base rows with times in (low, high]."""
+    five_minute = spec.grain == "5m"
+    # A 5-minute bucket before 5-minute settlement is priced by its half hour, which may start
+    # up to 25 minutes before the bucket and end up to 25 minutes after it (and so may the
+    # rooftop PV half hour it carries): the price and rooftop rows are read half an hour wider.
+    # The 30-minute and daily buckets hold whole half hours already.
+    wide = _HALF_HOUR if five_minute else timedelta(0)
     relations = {
-        name: _relation(snapshot, name, low, high) for name in (*spec.inputs, "dispatch_price")
+        name: _relation(snapshot, name, low - wide, high + wide)
+        if name in (*_PRICE_TABLES, "rooftop_pv")
+        else _relation(snapshot, name, low, high)
+        for name in (*spec.inputs, "dispatch_price")
     }
     prices = _PRICE_CTES.format(
         dp_time=_price_time("settlementdate"),
         trading_price=relations.get("trading_price", ""),
         dispatch_price=relations["dispatch_price"],
+        price_lo="$lo - INTERVAL 30 MINUTE" if five_minute else "$lo",
+        price_hi="$hi + INTERVAL 30 MINUTE" if five_minute else "$hi",
     )
-    bucket = _b30("t") if spec.grain == "30m" else _bday("t")
+    bucket = {"5m": "t", "30m": _b30("t"), "day": _bday("t")}[spec.grain]
+    rooftop = (_ROOFTOP_INTERVALS if five_minute else _ROOFTOP_HALF_HOURS).format(
+        rooftop_pv=relations.get("rooftop_pv", ""),
+        roof_high="$hi + INTERVAL 30 MINUTE" if five_minute else "$hi",
+        pt_half_hour=_b30("pt"),
+        roof_time=_price_time("roof5.t"),
+    )
     inner = _SQL[spec.family].format(
         bucket=bucket,
         scada=_SCADA_CTE.format(unit_scada=relations.get("unit_scada", "")),
         prices=prices,
         s_time=_price_time("s.t"),
-        pt_half_hour=_b30("pt"),
+        rooftop=rooftop,
         **relations,
     )
     keys = ", ".join(spec.primary_key)
@@ -570,9 +643,10 @@ def rebuild_rollups(
     db_or_lake: Database | Lake | None = None,
     *,
     families: Collection[str] | None = None,
+    tables: Collection[str] | None = None,
     progress: ProgressCallback | None = None,
 ) -> RollupReport:
-    """Recompute the rollups of ``families`` (default all) from the whole lake.
+    """Recompute the rollups of ``families`` (default all), or only ``tables``, from the lake.
 
     One publish per month partition, each replacing the partition's files, so memory stays
     bounded by a month of data; ``progress(done, total, partition)`` after each. The last
@@ -580,13 +654,25 @@ def rebuild_rollups(
     them as they were, so the next update or rebuild redoes what is needed.
     """
     started = time.perf_counter()
-    chosen = _families(families)
+    if tables is not None:
+        unknown = sorted(set(tables) - set(ROLLUP_TABLES))
+        if unknown:
+            raise StoreError(f"unknown rollup tables {unknown}; known: {', '.join(ROLLUP_TABLES)}")
+        chosen: tuple[str, ...] = ()  # no family whole: the registry and base states stay
+    else:
+        chosen = _families(families)
     engine = _Engine(writer, db_or_lake)
     try:
         snapshot = writer.lake.snapshot()
-        specs = [s for s in ROLLUP_TABLES.values() if s.family in chosen]
+        specs = [
+            s
+            for s in ROLLUP_TABLES.values()
+            if (s.name in tables if tables is not None else s.family in chosen)
+        ]
         plan = _rebuild_plan(snapshot, specs)
-        state: dict[str, str] = {}
+        state: dict[str, str] = {
+            TABLES_KEY: ",".join(sorted(built_tables(writer.lake) | {s.name for s in specs}))
+        }
         if set(chosen) >= set(REGISTRY_FAMILIES):
             state[REGISTRY_VERSION_KEY] = str(_registry_version(snapshot))
         if set(chosen) == set(FAMILIES):
@@ -630,6 +716,14 @@ def rebuild_rollups(
     return RollupReport(
         tuple(versions), dict(rows), dict(written), len(plan), chosen, time.perf_counter() - started
     )
+
+
+def built_tables(lake: Lake) -> frozenset[str]:
+    """The rollup tables built at least once in this lake (see :data:`TABLES_KEY`)."""
+    text = lake.get_state(TABLES_KEY)
+    if text is None:
+        return _TABLES_BEFORE_KEY if _state_int(lake, BASE_VERSION_KEY) is not None else frozenset()
+    return frozenset(n for n in text.split(",") if n)
 
 
 def rebuild_registry_rollups(
@@ -684,6 +778,14 @@ def update_rollups(
     versions: list[int] = []
     rows: dict[str, int] = defaultdict(int)
     written: dict[str, int] = defaultdict(int)
+    missing = sorted(set(ROLLUP_TABLES) - built_tables(lake))
+    if missing:
+        log.info("rollup tables %s were never built here: building them from the lake", missing)
+        report = rebuild_rollups(writer, db_or_lake, tables=missing, progress=progress)
+        versions.extend(report.versions)
+        rows.update(report.rows)
+        written.update(report.written)
+        snapshot = lake.snapshot()
     registry_now = _registry_version(snapshot)
     registry_used = _state_int(lake, REGISTRY_VERSION_KEY) or 0
     if REGISTRY_TABLE in changed or registry_now != registry_used:
@@ -714,7 +816,7 @@ def update_rollups(
             continue
         step = GRAINS[spec.grain]
         spans = [
-            (bucket_end(low, spec.grain), bucket_end(high, spec.grain))
+            (bucket_end(low - _reach(spec, name), spec.grain), bucket_end(high, spec.grain))
             for name, (low, high) in ranges.items()
             if name in spec.inputs
         ]
