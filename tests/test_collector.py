@@ -31,6 +31,8 @@ from nemdash.nemtime import NEM_TZ
 from nemdash.nemweb import filenames
 from nemdash.nemweb.client import NemwebClient
 from nemdash.store.lake import Lake
+from nemdash.store.rollup_specs import ROLLUP_TABLES
+from nemdash.store.rollups import TABLES_KEY, missing_tables
 from nemweb_server import FaultyNemweb, build_tree, reissue
 
 CURRENT = "Reports/CURRENT/"
@@ -318,6 +320,25 @@ def test_run_forever_fetches_a_late_file_at_the_next_repoll(
         collector.close()
     assert stop.pauses == [10.0, 295.0]
     assert reports[1].feeds["Dispatch_SCADA"].ingested == [Path(SCADA_2025).name]
+
+
+def test_a_cycle_with_nothing_new_still_builds_a_rollup_table_the_store_lacks(
+    make_collector: Callable[[], Collector], settings: Settings
+) -> None:
+    collector = make_collector()
+    collector.run_cycle()
+    lake = Lake(settings.paths)
+    assert lake.live_files("fuel_5m")
+    # As if written by a nemdash from before fuel_5m.
+    with lake.writer() as writer:
+        gone = {(f.table, f.partition) for f in lake.live_files("fuel_5m")}
+        older = ",".join(sorted(set(ROLLUP_TABLES) - {"fuel_5m"}))
+        writer.publish({}, [], replace=gone, state={TABLES_KEY: older})
+    assert missing_tables(lake) == ["fuel_5m"]
+    again = collector.run_cycle()
+    assert again.ingested == 0
+    assert lake.live_files("fuel_5m")
+    assert missing_tables(lake) == []
 
 
 def test_stop_during_a_cycle_ingests_what_was_fetched_and_the_rest_follows(

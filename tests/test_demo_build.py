@@ -9,6 +9,7 @@ the generator says it wrote (``TreeSummary``) and against the span: every interv
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from nemdash.nemtime import NEM_TZ
 from nemdash.nemweb.mirror import NemwebMirror
 from nemdash.store.ingest import ingest_paths
 from nemdash.store.lake import Lake
+from nemdash.store.rollup_specs import ROLLUP_TABLES
+from nemdash.store.rollups import TABLES_KEY, missing_tables
 from nemdash.tables import TABLES
 
 END = datetime(2025, 6, 1, 12, 0)
@@ -232,6 +235,24 @@ def test_a_second_build_reuses_the_store(built: Built) -> None:
     assert stages == []  # nothing generated, nothing loaded
     assert {p: (p.stat().st_ino, p.stat().st_ctime_ns) for p in files} == identity
     assert open_demo_store(built.settings) is not None
+
+
+def test_a_store_built_by_an_older_nemdash_gets_its_new_rollups_when_reused(
+    built: Built, tmp_path: Path
+) -> None:
+    root = tmp_path / "demo"
+    shutil.copytree(built.store.root, root, ignore=shutil.ignore_patterns("*.lock"))
+    settings = built.settings.model_copy(update={"demo_data_dir": root})
+    lake = Lake(open_demo_store(settings).settings.paths)  # type: ignore[union-attr]
+    with lake.writer() as writer:  # as if built before fuel_5m
+        gone = {(f.table, f.partition) for f in lake.live_files("fuel_5m")}
+        older = ",".join(sorted(set(ROLLUP_TABLES) - {"fuel_5m"}))
+        writer.publish({}, [], replace=gone, state={TABLES_KEY: older})
+    assert missing_tables(lake) == ["fuel_5m"]
+    again = build_demo_store(settings, days=DAYS, units=UNITS, seed=SEED, end=END)
+    assert again.reused
+    assert missing_tables(lake) == []
+    assert lake.live_files("fuel_5m")
 
 
 def test_offline_first_run_serves_the_demo_when_nemweb_is_unreachable(built: Built) -> None:

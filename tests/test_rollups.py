@@ -37,6 +37,7 @@ from nemdash.store.rollups import (
     TABLES_KEY,
     bucket_end,
     built_tables,
+    missing_tables,
     rebuild_registry_rollups,
     rebuild_rollups,
     update_rollups,
@@ -790,6 +791,12 @@ def test_update_without_state_rebuilds_everything(lake: Lake, writer: LakeWriter
     assert row(lake, "price_30m", regionid="NSW1")["rrp_sum"] == 10.0
 
 
+def forget_tables_key(lake: Lake) -> None:
+    """Make the lake look written by a nemdash from before the rollup tables key."""
+    with sqlite3.connect(lake.paths.state_db) as con:
+        con.execute("DELETE FROM state WHERE key = ?", (TABLES_KEY,))
+
+
 def test_a_rollup_table_new_to_an_older_store_is_built_by_the_next_update(
     lake: Lake, writer: LakeWriter
 ) -> None:
@@ -800,11 +807,12 @@ def test_a_rollup_table_new_to_an_older_store_is_built_by_the_next_update(
     # A store from before fuel_5m: no such files, no tables key.
     partitions = {(f.table, f.partition) for f in lake.live_files("fuel_5m")}
     writer.publish({}, [], replace=partitions, state={TABLES_KEY: ""})
-    with sqlite3.connect(lake.paths.state_db) as con:
-        con.execute("DELETE FROM state WHERE key = ?", (TABLES_KEY,))
+    forget_tables_key(lake)
     assert contents(lake, "fuel_5m").num_rows == 0
     assert "fuel_5m" not in built_tables(lake)
+    assert missing_tables(lake) == ["fuel_5m"]
     update_rollups(writer, None, {})
+    assert missing_tables(lake) == []
     assert [r["mw_sum"] for r in contents(lake, "fuel_5m").to_pylist()] == [600.0]
     assert built_tables(lake) == set(ROLLUP_TABLES)
 

@@ -48,7 +48,7 @@ from nemdash.nemweb.client import NemwebClient
 from nemdash.nemweb.filenames import Kind, NemwebFile
 from nemdash.store.ingest import Blob, ingest_blobs, sha256
 from nemdash.store.lake import Lake, LakeWriter
-from nemdash.store.rollups import update_rollups
+from nemdash.store.rollups import missing_tables, update_rollups
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,8 @@ class Collector:
             report.finished = self.clock()
             for feed in self.feeds:
                 self._save_state(writer, feed, states[feed], report.feeds[feed], report.finished)
-            if report.version is not None:
+            if report.version is not None or missing_tables(self.lake):
+                # New data, or a rollup table added by a newer nemdash: bring them up to date.
                 self._update_rollups(writer, report)
             writer.maybe_compact()
         self._log(report)

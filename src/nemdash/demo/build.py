@@ -66,12 +66,12 @@ from nemdash.collector.backfill import BackfillProgress, backfill
 from nemdash.collector.loop import Collector
 from nemdash.config import Settings, default_data_dir
 from nemdash.demo.tree import REGISTRY_FILE, TreePlan, TreeSummary, build_tree, plan_tree
-from nemdash.errors import ConfigError, NemdashError, StoreError
+from nemdash.errors import ConfigError, NemdashError, StoreBusy, StoreError
 from nemdash.nemweb.client import NemwebClient
 from nemdash.nemweb.mirror import NemwebMirror
 from nemdash.store.lake import Lake
 from nemdash.store.registry import update_registry
-from nemdash.store.rollups import update_rollups
+from nemdash.store.rollups import missing_tables, update_rollups
 from nemdash.tables import TABLES
 
 __all__ = [
@@ -383,6 +383,14 @@ def _opened(settings: Settings, root: Path, record: _Record) -> DemoStore | None
     version = lake.version()
     if version == 0 or not _is_synthetic(lake) or not (root / TREE_DIR).is_dir():
         return None
+    if missing_tables(lake):
+        # Built by an older nemdash: it lacks a rollup table the query layer now reads.
+        try:
+            with lake.writer() as writer:
+                update_rollups(writer, lake, {})
+            version = lake.version()
+        except StoreBusy:
+            log.warning("the demo store is busy (a live demo?): its new rollups wait for it")
     timings = record.data.get("timings", {})
     return DemoStore(
         settings=store_settings,

@@ -718,6 +718,13 @@ def rebuild_rollups(
     )
 
 
+def missing_tables(lake: Lake) -> list[str]:
+    """Rollup tables this nemdash has and this lake never built (the next update builds them)."""
+    if _state_int(lake, BASE_VERSION_KEY) is None:
+        return []  # never built at all: the next update rebuilds everything anyway
+    return sorted(set(ROLLUP_TABLES) - built_tables(lake))
+
+
 def built_tables(lake: Lake) -> frozenset[str]:
     """The rollup tables built at least once in this lake (see :data:`TABLES_KEY`)."""
     text = lake.get_state(TABLES_KEY)
