@@ -28,6 +28,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import uvicorn
 import uvicorn.config
@@ -87,8 +88,51 @@ def app_factory() -> FastAPI:
 
     def dashboard(app: FastAPI) -> None:
         mount_dashboard(app, settings, app.state.runtime.db)
+        _sessions_on_any_worker()
 
     return create_app(settings, mount=dashboard)
+
+
+def _sessions_on_any_worker() -> None:
+    """Let a worker open a dashboard session whose page another worker served.
+
+    With several workers the kernel hands the page's GET and its websocket to any of them; a
+    worker that did not serve the page creates the session from the page's token (Bokeh carries
+    the request's headers and query arguments in it). Panel 1.9.4 then reads the page's
+    ``protocol``, ``host`` and ``uri`` from bokeh-fastapi's websocket scope, which has none of
+    them, and the session fails (the browser's websocket is closed: a blank page); and if that
+    worker has served no page yet, bokeh-fastapi has not given the application its event loop
+    either. Measured on two workers: 6 websockets of 8 failed. :func:`_complete_session_request`
+    fills in both.
+    """
+    import panel as pn
+
+    if _complete_session_request not in pn.state._on_session_created:
+        pn.state.on_session_created(_complete_session_request)
+
+
+def _complete_session_request(session_context: Any) -> None:
+    """Give a session created by its websocket the page's protocol, host and URI (see above)."""
+    from tornado.ioloop import IOLoop
+
+    context = session_context.server_context.application_context
+    if context is not None and context.io_loop is None:
+        context._loop = IOLoop.current()  # what bokeh-fastapi does when it serves a page
+    request = session_context.request
+    scope = getattr(request, "_request", None)
+    if not isinstance(scope, dict) or "uri" in scope:
+        return  # this worker served the page: Panel has the real request
+    headers = request.headers
+    server = scope.get("server") or ("127.0.0.1", 80)
+    pairs = [
+        (name, value.decode() if isinstance(value, bytes) else str(value))
+        for name, values in (request.arguments or {}).items()
+        for value in values
+    ]
+    path = str(scope.get("path", "/")).removesuffix("ws") or "/"
+    scope["protocol"] = "https" if scope.get("scheme") == "wss" else "http"
+    scope["host"] = headers.get("Host") or headers.get("host") or f"{server[0]}:{server[1]}"
+    scope["uri"] = path + (f"?{urlencode(pairs)}" if pairs else "")
 
 
 def _log_config(level: str) -> dict[str, Any]:
