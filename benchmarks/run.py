@@ -62,11 +62,37 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], str]] = {
         "issue 6: requests/s and latency of one server process under wrk (set "
         "NEMDASH_BENCH_STORE to a built five-year store for the reference figures)",
     ),
+    "dashboard": (
+        "dashboard_bench.py",
+        ["--repeats", "3"],
+        ["--sessions", "10", "--interactions", "4", "--idle", "5", "--repeats", "1"],
+        "issue 7: the dashboard in chromium, 100 concurrent protocol sessions, memory per idle "
+        "session (set NEMDASH_BENCH_STORE to a built five-year store for the reference figures)",
+    ),
     "lake": (
         "lake_bench.py",
         [],
         ["--quick"],
         "issue 3: the lake alone: month publish, live publish, upsert, compaction",
+    ),
+    "soak": (
+        "soak.py",
+        ["--seconds", "300"],
+        [
+            "--small",
+            "--seconds",
+            "60",
+            "--interval-seconds",
+            "3",
+            "--sessions",
+            "10",
+            "--browsers",
+            "1",
+            "--api-clients",
+            "2",
+        ],
+        "issue 8: server, live clock, API clients, 100 dashboard sessions and faults at once, "
+        "then the store checked (set NEMDASH_BENCH_STORE to a built five-year store)",
     ),
 }
 

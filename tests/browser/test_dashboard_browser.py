@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from browser_support import WAIT, Server, rows, wait_rows
@@ -83,7 +83,7 @@ def test_every_tab_draws_and_follows_its_filters(server: Server, page: Page, sho
     # Price analysis: a click opens a region's fuels.
     open_tab(page, "Price analysis")
     closed = wait_rows(page, "pivot-table-source", "group")
-    page.locator(".slick-row").nth(1).click()
+    page.locator(".slick-row:visible").nth(1).click()  # built tabs stay in the page, hidden
     assert wait_rows(page, "pivot-table-source", "group", not_=closed) > closed
     page.screenshot(path=shots / "analysis.png", full_page=True)
 
@@ -91,12 +91,26 @@ def test_every_tab_draws_and_follows_its_filters(server: Server, page: Page, sho
     open_tab(page, "Stations")
     page.get_by_placeholder(re.compile("Bayswater")).fill("wind")
     wait_rows(page, "station-search-source", "duid")
-    page.locator(".slick-row").first.click()
+    page.locator(".slick-row:visible").first.click()
     wait_rows(page, "station-units-source", "duid")
     page.locator("text=Capacity factor").first.wait_for(timeout=WAIT)
     assert "tab=stations" in page.url
     assert "station=" in page.url
     page.screenshot(path=shots / "stations.png", full_page=True)
+
+
+def query_of(page: Page) -> dict[str, str]:
+    """The page's query string, one value per name."""
+    return {k: v[-1] for k, v in parse_qs(urlsplit(page.url).query).items()}
+
+
+def test_a_bare_address_shows_the_default_state_in_the_url(server: Server, page: Page) -> None:
+    page.goto(server.url + "/", wait_until="domcontentloaded")
+    page.wait_for_url(re.compile(r"[?&]range="), timeout=WAIT)
+    assert query_of(page) == {"tab": "today", "region": "NEM", "range": "7d"}
+    # The state in the URL is a link to the same view.
+    page.goto(page.url, wait_until="domcontentloaded")
+    assert wait_rows(page, "today-mix-source", "bucket_end") == 288
 
 
 def test_a_link_reproduces_the_view(server: Server, page: Page) -> None:
@@ -105,6 +119,19 @@ def test_a_link_reproduces_the_view(server: Server, page: Page) -> None:
     assert wait_rows(page, "price-stats-source", "regionid") == 2
     assert column(page, "price-stats-source", "regionid") == ["SA1", "VIC1"]
     assert rows(page, "today-mix-source", "bucket_end") == -1  # Today was never built
+    # The URL keeps what the link named and adds the region, at once.
+    page.wait_for_url(re.compile(r"[?&]region="), timeout=WAIT)
+    query = query_of(page)
+    assert (query["tab"], query["range"], query["region"]) == ("prices", "1d", "NEM")
+    assert json.loads(query["regions"]) == ["SA1", "VIC1"]
+
+
+def test_a_generation_link_reproduces_region_and_range(server: Server, page: Page) -> None:
+    page.goto(f"{server.url}/?tab=generation&region=SA1&range=1d", wait_until="domcontentloaded")
+    assert wait_rows(page, "generation-mix-source", "bucket_end") == 288
+    assert page.locator("select:visible").first.input_value() == "SA1 South Australia"
+    page.wait_for_url(re.compile(r"[?&]region=SA1"), timeout=WAIT)
+    assert query_of(page) == {"tab": "generation", "region": "SA1", "range": "1d"}
 
 
 def test_a_table_downloads_as_csv(server: Server, page: Page) -> None:

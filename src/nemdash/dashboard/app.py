@@ -4,7 +4,8 @@
 
 * :func:`create_dashboard` returns the per-session factory. Each call (one per browser session)
   builds a :class:`~nemdash.dashboard.datastore.DataStore` (the session's filters), syncs it with
-  the page's URL (``?tab=prices&range=30d&regions=...``, so a link reproduces a view), and
+  the page's URL (``?tab=prices&range=30d&regions=...``, so a link reproduces a view; the tab,
+  region and range are in it from the start, see :func:`show_state_in_url`), and
   builds the page: a header with the data's last interval and a stale warning, a banner when the
   store holds the synthetic demo data, and five tabs, each built on its first visit.
 * New data appears without a reload: the factory subscribes the session to new store versions
@@ -23,12 +24,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode
 
 import anyio.to_thread
 import panel as pn
@@ -59,6 +62,8 @@ VersionHook = Callable[[Callable[[int], None]], Callable[[], None]]
 
 #: Worker threads running the sessions' queries (per process, shared by its sessions).
 QUERY_THREADS: Final = 4
+#: Store params always shown in the page's URL, even at their defaults (a link is a view).
+URL_STATE: Final = ("tab", "region", "range")
 #: How often (ms) a session re-reads the data's age for the stale warning.
 STATUS_PERIOD_MS: Final = 60_000
 TITLE: Final = "nemdash · NEM dashboard"
@@ -196,6 +201,7 @@ def create_dashboard(
         if location is not None:
             # The URL is applied before the tabs exist, so only the tab it names is built.
             location.sync(store, dict(URL_PARAMETERS), on_error=pending.update)
+            show_state_in_url(location, store)
         dashboard = Dashboard(settings, store)
         if pending:
             dashboard.url_error(pending)
@@ -219,6 +225,49 @@ def create_dashboard(
         return dashboard.page()
 
     return session
+
+
+def url_state(store: DataStore, query: Mapping[str, str]) -> dict[str, str]:
+    """The query string showing the store's state: the main filters and what ``query`` named.
+
+    :data:`URL_STATE` always, at the values in effect; every other synced parameter that
+    ``query`` (the browser's own query string, raw) names, at its value in effect too (a value
+    the page ignored is replaced by the one used); anything else in ``query`` kept as it was.
+    Values are serialised as Panel's ``Location.sync`` does, so that reading them back gives
+    the same values.
+    """
+    names = {query_name: name for name, query_name in URL_PARAMETERS.items()}
+    state: dict[str, str] = {}
+    wanted = [URL_PARAMETERS[name] for name in URL_STATE]
+    wanted += [key for key in query if key not in wanted]
+    for key in wanted:
+        name = names.get(key)
+        if name is None:
+            state[key] = query[key]
+            continue
+        value = store.param[name].serialize(getattr(store, name))
+        state[key] = value if isinstance(value, str) else json.dumps(value)
+    return state
+
+
+def show_state_in_url(location: Any, store: DataStore) -> None:
+    """Write the view's state into the browser's URL as soon as the page is ready.
+
+    Panel's ``Location`` writes only the parameters that change, and the browser's first word
+    is its own URL, so a page opened without a query string showed no state until the first
+    click (and a shared link kept only what it named). Once the page has rendered (Panel's
+    ``onload``: by then the browser has reported its URL, and Panel's Location view pushes a
+    new one at once instead of waiting for the document to go idle, which it may miss), the
+    URL is rewritten once with :func:`url_state`; from then on Panel adds whatever changes.
+    """
+
+    def ready() -> None:
+        raw = dict(parse_qsl(location.search.removeprefix("?"), keep_blank_values=True))
+        search = "?" + urlencode(url_state(store, raw))
+        if search != location.search:
+            location.search = search
+
+    pn.state.onload(ready)
 
 
 def _location() -> Any:
@@ -350,4 +399,13 @@ def mount_dashboard(
     log.info("dashboard mounted at %s", path)
 
 
-__all__ = ["Dashboard", "VersionHook", "create_dashboard", "describe_age", "mount_dashboard"]
+__all__ = [
+    "URL_STATE",
+    "Dashboard",
+    "VersionHook",
+    "create_dashboard",
+    "describe_age",
+    "mount_dashboard",
+    "show_state_in_url",
+    "url_state",
+]

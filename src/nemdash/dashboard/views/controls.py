@@ -102,7 +102,7 @@ class RangeControl(Viewer):
 
 
 class LazyTabs(Viewer):
-    """Tabs bound to a store param, each built the first time it is shown.
+    """Tabs bound to a store param, each built the first time it is shown (and then kept).
 
     ``pages`` are (param value, title, factory); a factory returns the page's content and is
     called once. Switching tabs sets the param, and setting the param (from the URL, say)
@@ -124,12 +124,18 @@ class LazyTabs(Viewer):
         self.values = [value for value, _, _ in pages]
         self._factories = {value: factory for value, _, factory in pages}
         self.built: dict[str, Any] = {}
+        # A placeholder in each holder until its tab is built (Bokeh warns of empty layouts).
         self._holders = {
-            value: pn.Column(sizing_mode="stretch_width", name=title) for value, title, _ in pages
+            value: pn.Column(pn.Spacer(height=0, margin=0), sizing_mode="stretch_width", name=title)
+            for value, title, _ in pages
         }
+        # Not Panel's ``dynamic`` tabs: those swap a hidden tab's content for a placeholder and
+        # rebuild and resend all of it (every model, hundreds of kB) on each visit. Here a tab's
+        # content is built and sent once, on its first visit; switching back only sends
+        # ``active`` (benchmarks/dashboard_bench.py measured both).
         self.tabs = pn.Tabs(
             *((title, self._holders[value]) for value, title, _ in pages),
-            dynamic=True,
+            dynamic=False,
             sizing_mode="stretch_width",
             name=name,
         )
