@@ -388,6 +388,22 @@ def test_a_repeated_request_with_its_etag_gets_a_304(client: httpx.Client) -> No
     assert other.headers["etag"] != etag
 
 
+def after_a_publish(
+    store: Path, http: httpx.Client, path: str, params: dict[str, str], first: httpx.Response
+) -> httpx.Response:
+    """Publish a new store version; once the server no longer answers 304 to ``first``'s ETag,
+    the new answer."""
+    with Lake(server_settings(store).paths).writer() as writer:
+        writer.publish({}, [])
+
+    def moved() -> bool:
+        answer = http.get(path, params=params, headers={"If-None-Match": first.headers["etag"]})
+        return answer.status_code == 200
+
+    assert wait_for(moved, timeout=10)
+    return http.get(path, params=params)
+
+
 def test_a_repeated_request_line_is_answered_by_the_fast_path_with_the_same_bytes(
     store: Path, tmp_path: Path
 ) -> None:
@@ -413,19 +429,7 @@ def test_a_repeated_request_line_is_answered_by_the_fast_path_with_the_same_byte
         assert revalidated.status_code == 304
         assert responses.fast_answers == 3
         # A new store version: the fast path steps aside and the application answers anew.
-        with Lake(server_settings(private).paths).writer() as writer:
-            writer.publish({}, [])
-
-        def moved() -> bool:
-            answer = http.get(
-                "/api/v1/prices/series",
-                params=params,
-                headers={"If-None-Match": first.headers["etag"]},
-            )
-            return answer.status_code == 200
-
-        assert wait_for(moved, timeout=10)
-        newer = http.get("/api/v1/prices/series", params=params)
+        newer = after_a_publish(private, http, "/api/v1/prices/series", params, first)
         assert newer.headers["etag"] != first.headers["etag"]
 
 
@@ -433,19 +437,7 @@ def test_a_new_store_version_changes_the_etag(store: Path, tmp_path: Path) -> No
     private = copy_store(store, tmp_path / "store")
     with running(server_settings(private)) as (_server, http):
         first = http.get("/api/v1/prices/stats", params=DAY)
-        with Lake(server_settings(private).paths).writer() as writer:
-            writer.publish({}, [])
-
-        def moved() -> bool:
-            again = http.get(
-                "/api/v1/prices/stats",
-                params=DAY,
-                headers={"If-None-Match": first.headers["etag"]},
-            )
-            return again.status_code == 200
-
-        assert wait_for(moved, timeout=10)
-        newer = http.get("/api/v1/prices/stats", params=DAY)
+        newer = after_a_publish(private, http, "/api/v1/prices/stats", DAY, first)
         assert newer.headers["etag"] != first.headers["etag"]
         assert int(newer.headers["x-nemdash-store-version"]) == (
             int(first.headers["x-nemdash-store-version"]) + 1
