@@ -22,7 +22,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import httpx
 from nemdash.config import Settings
 from nemdash.query.connection import Database
 from nemdash.query.hotset import preset_range
+from support import free_port, wait_serving
 
 GZIP = "Accept-Encoding: gzip"
 #: The baseline: the least an ASGI app can do, served by the same uvicorn as nemdash.
@@ -60,23 +60,11 @@ def bare_floor(seconds: int) -> tuple[float, str, str]:
     port = free_port()
     bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_serving(f"http://127.0.0.1:{port}/", bare, timeout=60)
         return wrk(f"http://127.0.0.1:{port}/", seconds)
     finally:
         bare.terminate()
         bare.wait(timeout=30)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wrk(url: str, seconds: int, connections: int = 32) -> tuple[float, str, str]:
@@ -128,13 +116,7 @@ def main() -> None:
     )
     base_url = f"http://127.0.0.1:{port}/api/v1"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base_url}/status", timeout=5).status_code < 500:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
+        wait_serving(f"{base_url}/status", server, timeout=120)
 
         def fmt(t: object) -> str:
             return t.isoformat(timespec="minutes")  # type: ignore[attr-defined]

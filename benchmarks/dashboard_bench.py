@@ -30,7 +30,6 @@ import contextlib
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,9 +48,8 @@ from dashclient import DashboardSession
 from nemdash.config import Settings
 from nemdash.query.connection import Database
 from nemdash.query.hotset import preset_range
+from support import CHROMIUM, CHROMIUM_ARGS, free_port, wait_serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 #: The issue's targets.
 FIRST_VIEW_TARGET = 1.5
 CHANGE_TARGET = 0.5
@@ -74,12 +72,6 @@ SESSION_SCRIPT = (
 REGIONS = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
 #: Most seconds the load test waits for its sessions.
 BARRIER_TIMEOUT = 900.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- the server process ---------------------------------------------------------------------------
@@ -153,18 +145,7 @@ def serve(data_dir: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[byt
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"the server exited: {log.read_text(errors='replace')[-2000:]}")
-            try:
-                if httpx.get(f"{url}/api/v1/status", timeout=5).status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start: see {log}")
-            time.sleep(0.5)
+        wait_serving(f"{url}/api/v1/status", server, timeout=180, log=log)
         yield url, server
     finally:
         server.terminate()

@@ -50,7 +50,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -76,22 +75,11 @@ from nemdash.nemweb import filenames
 from nemdash.nemweb.mirror import MirrorResponse, NemwebMirror
 from nemdash.store.lake import Lake
 from nemdash.tables import FEEDS, TABLES
+from support import CHROMIUM, CHROMIUM_ARGS, free_port
 
 log = logging.getLogger("soak")
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-#: Chromium's flags for a headless run as root in a container (as tests/browser/conftest.py).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: Server workers: one collects, the other takes over when it dies.
 WORKERS = 2
 #: The collector's HTTP settings for the mirror on loopback: a 5-s timeout is already a thousand
@@ -151,13 +139,6 @@ SESSION_SCRIPT = (
 def now() -> float:
     """Monotonic seconds (CLOCK_MONOTONIC: the same clock in every process of the machine)."""
     return time.monotonic()
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -27,17 +27,9 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_
 from nemdash.config import Settings
 from nemdash.demo.build import build_demo_store, open_demo_store
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from support import CHROMIUM, CHROMIUM_ARGS
+
 LAUNCHER = Path(__file__).with_name("serve_dashboard.py")
 DEMO_DAYS = 2
 DEMO_UNITS = 40

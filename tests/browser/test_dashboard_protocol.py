@@ -3,14 +3,10 @@ server process: it opens the page as BokehJS does, clicks, and sees the server's
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from browser_support import Server
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from dashclient import DashboardSession
+from dashclient import DashboardSession  # benchmarks/, on sys.path by conftest.py
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
