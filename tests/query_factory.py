@@ -18,9 +18,10 @@ import pyarrow as pa
 from nemdash.config import DataPaths, Settings
 from nemdash.nemtime import NEM_TZ
 from nemdash.query.connection import Database
-from nemdash.store.lake import Lake
+from nemdash.store.lake import Lake, LakeWriter
 from nemdash.store.registry import REGISTRY_SCHEMA, REGISTRY_TABLE
-from nemdash.store.rollups import rebuild_rollups
+from nemdash.store.rollup_specs import ROLLUP_TABLES
+from nemdash.store.rollups import TABLES_KEY, rebuild_rollups
 from nemdash.tables import (
     DISPATCH_PRICE,
     DISPATCH_REGIONSUM,
@@ -271,3 +272,11 @@ def _rooftop_at(inputs: Inputs, t: datetime, h: int) -> None:
     for sub, share in (("QLDC", 0.2), ("QLDN", 0.3), ("QLDS", 0.5)):
         inputs.rooftop[sub, t, "MEASUREMENT"] = sun / 2 * share  # parts of QLD1: never summed
     inputs.rooftop["SA1", t, "SATELLITE"] = sun / 4  # only an estimate from satellites here
+
+
+def as_before_fuel_5m(lake: Lake, writer: LakeWriter) -> None:
+    """Make a store look built by a nemdash from before the ``fuel_5m`` rollup: its files
+    retired, and the rollup tables key naming only the other tables."""
+    gone = {(f.table, f.partition) for f in lake.live_files("fuel_5m")}
+    older = ",".join(sorted(set(ROLLUP_TABLES) - {"fuel_5m"}))
+    writer.publish({}, [], replace=gone, state={TABLES_KEY: older})

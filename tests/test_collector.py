@@ -31,9 +31,9 @@ from nemdash.nemtime import NEM_TZ
 from nemdash.nemweb import filenames
 from nemdash.nemweb.client import NemwebClient
 from nemdash.store.lake import Lake
-from nemdash.store.rollup_specs import ROLLUP_TABLES
-from nemdash.store.rollups import TABLES_KEY, missing_tables
+from nemdash.store.rollups import missing_tables
 from nemweb_server import FaultyNemweb, build_tree, reissue
+from query_factory import as_before_fuel_5m
 
 CURRENT = "Reports/CURRENT/"
 DISPATCHIS = CURRENT + "DispatchIS_Reports/"
@@ -331,9 +331,7 @@ def test_a_cycle_with_nothing_new_still_builds_a_rollup_table_the_store_lacks(
     assert lake.live_files("fuel_5m")
     # As if written by a nemdash from before fuel_5m.
     with lake.writer() as writer:
-        gone = {(f.table, f.partition) for f in lake.live_files("fuel_5m")}
-        older = ",".join(sorted(set(ROLLUP_TABLES) - {"fuel_5m"}))
-        writer.publish({}, [], replace=gone, state={TABLES_KEY: older})
+        as_before_fuel_5m(lake, writer)
     assert missing_tables(lake) == ["fuel_5m"]
     again = collector.run_cycle()
     assert again.ingested == 0

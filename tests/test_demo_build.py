@@ -40,9 +40,9 @@ from nemdash.nemtime import NEM_TZ
 from nemdash.nemweb.mirror import NemwebMirror
 from nemdash.store.ingest import ingest_paths
 from nemdash.store.lake import Lake
-from nemdash.store.rollup_specs import ROLLUP_TABLES
-from nemdash.store.rollups import TABLES_KEY, missing_tables
+from nemdash.store.rollups import missing_tables
 from nemdash.tables import TABLES
+from query_factory import as_before_fuel_5m
 
 END = datetime(2025, 6, 1, 12, 0)
 DAYS = 3
@@ -245,9 +245,7 @@ def test_a_store_built_by_an_older_nemdash_gets_its_new_rollups_when_reused(
     settings = built.settings.model_copy(update={"demo_data_dir": root})
     lake = Lake(open_demo_store(settings).settings.paths)  # type: ignore[union-attr]
     with lake.writer() as writer:  # as if built before fuel_5m
-        gone = {(f.table, f.partition) for f in lake.live_files("fuel_5m")}
-        older = ",".join(sorted(set(ROLLUP_TABLES) - {"fuel_5m"}))
-        writer.publish({}, [], replace=gone, state={TABLES_KEY: older})
+        as_before_fuel_5m(lake, writer)
     assert missing_tables(lake) == ["fuel_5m"]
     again = build_demo_store(settings, days=DAYS, units=UNITS, seed=SEED, end=END)
     assert again.reused

@@ -51,6 +51,7 @@ from nemdash.tables import (
     UNIT_SCADA,
     TableSpec,
 )
+from query_factory import as_before_fuel_5m
 
 FIVE = timedelta(minutes=5)
 HOURS = 5 / 60
@@ -804,9 +805,8 @@ def test_a_rollup_table_new_to_an_older_store_is_built_by_the_next_update(
     publish(writer, unit_scada=[scada(t0, "BW01", 600.0)])
     rebuild_rollups(writer)
     assert built_tables(lake) == set(ROLLUP_TABLES)
-    # A store from before fuel_5m: no such files, no tables key.
-    partitions = {(f.table, f.partition) for f in lake.live_files("fuel_5m")}
-    writer.publish({}, [], replace=partitions, state={TABLES_KEY: ""})
+    # A store from before fuel_5m: no such files, no tables key at all.
+    as_before_fuel_5m(lake, writer)
     forget_tables_key(lake)
     assert contents(lake, "fuel_5m").num_rows == 0
     assert "fuel_5m" not in built_tables(lake)

@@ -785,7 +785,7 @@ def update_rollups(
     versions: list[int] = []
     rows: dict[str, int] = defaultdict(int)
     written: dict[str, int] = defaultdict(int)
-    missing = sorted(set(ROLLUP_TABLES) - built_tables(lake))
+    missing = missing_tables(lake)
     if missing:
         log.info("rollup tables %s were never built here: building them from the lake", missing)
         report = rebuild_rollups(writer, db_or_lake, tables=missing, progress=progress)
