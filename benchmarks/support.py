@@ -44,9 +44,11 @@ def wait_serving(
     timeout: float,
     log: Path | None = None,
     interval: float = 0.3,
+    below: int = 500,
 ) -> None:
-    """Wait until ``url`` answers anything but a 5xx; RuntimeError if ``process`` exits first
-    or ``timeout`` seconds pass (quoting the end of ``log``, the server's output, if given)."""
+    """Wait until ``url`` answers with a status under ``below`` (default: anything but a 5xx);
+    RuntimeError if ``process`` exits first or ``timeout`` seconds pass (quoting the end of
+    ``log``, the server's output, if given)."""
 
     def tail() -> str:
         return "" if log is None else f":\n{log.read_text(errors='replace')[-2000:]}"
@@ -56,7 +58,7 @@ def wait_serving(
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with status {process.returncode}{tail()}")
         try:
-            if httpx.get(url, timeout=5).status_code < 500:
+            if httpx.get(url, timeout=5).status_code < below:
                 return
         except httpx.TransportError:
             pass

@@ -13,12 +13,10 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from browser_support import Server
 from filelock import FileLock
@@ -28,7 +26,7 @@ from nemdash.config import Settings
 from nemdash.demo.build import build_demo_store, open_demo_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from support import CHROMIUM, CHROMIUM_ARGS
+from support import CHROMIUM, CHROMIUM_ARGS, wait_serving
 
 LAUNCHER = Path(__file__).with_name("serve_dashboard.py")
 DEMO_DAYS = 2
@@ -90,19 +88,9 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             env=env,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
     try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited: {log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{url}/api/v1/status", timeout=2).status_code < 600:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start: {log.read_text(errors='replace')}")
-            time.sleep(0.3)
+        # Any answer will do: a stale demo store's status may be a 503.
+        wait_serving(f"{url}/api/v1/status", process, timeout=START_TIMEOUT, log=log, below=600)
         yield Server(url, demo, process, log, settings)
     finally:
         process.terminate()
